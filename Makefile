@@ -1,0 +1,34 @@
+# `make run` sets up this machine and starts every daemon; `make test` runs the test suite.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CONFIG ?=
+CFG := $(if $(CONFIG),-c $(CONFIG),)
+
+.PHONY: setup run test test-fast bench lint docs stop status
+
+setup:
+	scripts/bootstrap.sh run
+
+run: setup
+	$(VENV)/bin/edeposit-amqpd $(CFG) schema create all
+	$(VENV)/bin/edeposit-amqpd $(CFG) start-all
+
+stop:
+	$(VENV)/bin/edeposit-amqpd $(CFG) stop-all
+
+status:
+	$(VENV)/bin/edeposit-amqpd $(CFG) status
+
+test:
+	scripts/bootstrap.sh test
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -p no:cacheprovider tests
+
+test-fast:
+	$(PY) -m pytest -p no:cacheprovider -m "not slow" tests
+
+bench:
+	$(PY) tests/bench/rpc_roundtrip.py
+
+lint:
+	$(VENV)/bin/ruff check .

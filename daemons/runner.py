@@ -1,0 +1,51 @@
+"""Runs one daemon in the foreground: what `edeposit-amqpd worker NAME` and the old scripts call."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import sys
+
+from daemons.loader import import_handler, load_handler
+from daemons.settings import AMQPSettings, DaemonSettings
+from daemons.worker import Worker
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
+EXIT_WITH_PARENT_ENV = "EDEPOSIT_AMQPD_EXIT_WITH_PARENT"
+
+
+def setup_logging(level: str | int = "INFO") -> None:
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr, force=True)
+    logging.getLogger("pika").setLevel(logging.WARNING)
+
+
+def exit_with_parent() -> None:
+    """Ask Linux to TERM this process when its parent dies, so no worker outlives its master.
+
+    Note: if the parent is already gone (we were re-parented), exit at once instead.
+    """
+    PR_SET_PDEATHSIG = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() == 1:
+        raise SystemExit("parent process is gone; exiting")
+
+
+def run(settings: DaemonSettings, amqp: AMQPSettings) -> int:
+    """Load the handler and serve until stopped; the exit code for the process."""
+    log = logging.getLogger(f"edeposit.{settings.name}")
+    if os.environ.get(EXIT_WITH_PARENT_ENV) == "1":
+        exit_with_parent()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not settings.is_rpc:
+        # A publisher such as ftp_monitor: its callable takes the settings and runs until stopped.
+        loaded = import_handler(settings)
+        log.info("starting %s (%s)", settings.name, settings.handler)
+        return int(loaded.react(settings, amqp) or 0)
+    handler = load_handler(settings, log)
+    worker = Worker(settings, amqp, handler, log)
+    worker.install_signal_handlers()
+    log.info("starting %s (%s, %d structures)", settings.name, settings.handler, len(handler.registry))
+    return worker.run()

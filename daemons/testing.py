@@ -1,0 +1,160 @@
+"""Test tools for daemons and their users: a throwaway vhost and a real worker process to talk to.
+
+    with throwaway_vhost() as vhost, running_worker(config_path, "aleph", vhost=vhost):
+        ...
+
+Everything here talks to a real broker and fails loudly when there is none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pika
+
+from daemons.settings import AMQPSettings
+from daemons.vhosts import admin_for
+
+BROKER = AMQPSettings(
+    host=os.environ.get("EDEPOSIT_TEST_AMQP_HOST", "127.0.0.1"),
+    port=int(os.environ.get("EDEPOSIT_TEST_AMQP_PORT", "5672")),
+)
+
+
+class BrokerUnavailable(RuntimeError):
+    """No RabbitMQ answers where the tests expect one."""
+
+
+def require_broker(settings: AMQPSettings = BROKER) -> None:
+    try:
+        with socket.create_connection((settings.host, settings.port), timeout=3):
+            return
+    except OSError as exc:
+        raise BrokerUnavailable(
+            f"no RabbitMQ at {settings.host}:{settings.port} ({exc}); start it with `rabbitmq-server -detached` "
+            f"or run `make test`, which starts it"
+        ) from exc
+
+
+@contextlib.contextmanager
+def throwaway_vhost(prefix: str = "edeposit-test", settings: AMQPSettings = BROKER) -> Iterator[str]:
+    """A fresh vhost with full rights for the test user, deleted afterwards."""
+    require_broker(settings)
+    admin = admin_for(os.environ.get("EDEPOSIT_TEST_MANAGEMENT_URL"), settings.user, settings.password)
+    name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    admin.create(name, settings.user)
+    try:
+        yield name
+    finally:
+        admin.delete(name)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05, what: str = "") -> Any:
+    """Poll until `condition()` is truthy and return it; TimeoutError naming `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+def queue_state(vhost: str, queue: str, settings: AMQPSettings = BROKER) -> tuple[int, int]:
+    """(messages ready, consumers) of a queue, or (-1, -1) when it does not exist yet."""
+    connection = pika.BlockingConnection(settings.parameters(vhost, name="edeposit test probe"))
+    try:
+        method = connection.channel().queue_declare(queue=queue, passive=True).method
+        return method.message_count, method.consumer_count
+    except pika.exceptions.ChannelClosedByBroker:
+        return -1, -1
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def write_config(path: Path, vhost: str, state_dir: Path, daemons: dict[str, dict[str, Any]],
+                 extra: str = "") -> Path:
+    """An INI that points the named daemons at `vhost`; every other built-in daemon is disabled."""
+    from daemons.registry import BUILTIN_DAEMONS
+
+    lines = ["[amqp]", f"host = {BROKER.host}", f"port = {BROKER.port}", "heartbeat = 10",
+             "reconnect_max_delay = 2", "[orchestrator]", f"state_dir = {state_dir}", extra, "[daemons]"]
+    for name in BUILTIN_DAEMONS:
+        if name not in daemons:
+            lines += [f"  [[{name}]]", "  enabled = false"]
+    for name, keys in daemons.items():
+        lines.append(f"  [[{name}]]")
+        lines.append(f"  vhost = {vhost}")
+        options = keys.get("options", {})
+        lines += [f"  {k} = {v}" for k, v in keys.items() if k != "options"]
+        if options:
+            lines.append("    [[[options]]]")
+            lines += [f"    {k} = {v}" for k, v in options.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class WorkerProcess:
+    """`edeposit-amqpd worker NAME` as a real child process."""
+
+    def __init__(self, config: Path, name: str, log: Path, env: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.name = name
+        self.log_path = log
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator", "-c", str(config), "worker", name, "--log-level", "DEBUG"],
+            stdout=self._log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_consuming(self, timeout: float = 20.0) -> None:
+        def consuming() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker {self.name} exited with {self.process.returncode}:\n{self.log()}")
+            return "state connecting -> consuming" in self.log() or "state reconnecting -> consuming" in self.log()
+
+        wait_for(consuming, timeout, what=f"worker {self.name} to consume")
+
+    def signal(self, sig: int) -> None:
+        self.process.send_signal(sig)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+@contextlib.contextmanager
+def running_worker(config: Path, name: str, log: Path, env: dict[str, str] | None = None) -> Iterator[WorkerProcess]:
+    worker = WorkerProcess(config, name, log, env)
+    try:
+        worker.wait_consuming()
+        yield worker
+    finally:
+        worker.stop()

@@ -1,0 +1,1 @@
+"""Tails the ProFTPD ExtendedLog and publishes upload and import events."""

@@ -1,0 +1,7 @@
+"""`python -m orchestrator` is `edeposit-amqpd`."""
+
+import sys
+
+from orchestrator.cli import main
+
+sys.exit(main())

@@ -1,0 +1,259 @@
+"""Loads and validates the one INI file into settings the master and the workers use."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from configobj import ConfigObj, ConfigObjError, flatten_errors, get_extra_values
+from validate import Validator
+
+from daemons.registry import BUILTIN_DAEMONS
+from daemons.settings import AMQPSettings, DaemonSettings
+from orchestrator import legacy_json
+from orchestrator.paths import CONFIG_ENV, SYSTEM_CONFIG, default_state_dir, packaged
+
+BUILTIN = "<built-in defaults>"
+_REQUIRED_RPC_KEYS = ("handler", "vhost", "exchange", "input_queue", "output_queue", "input_key", "output_key")
+_DEFAULT_ROUTING = {"input_queue": "daemon", "output_queue": "plone", "input_key": "request", "output_key": "result"}
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; the text names file, section, key, value and what was expected."""
+
+
+@dataclass(frozen=True)
+class OrchestratorSettings:
+    state_dir: Path
+    log_dir: Path
+    startsecs: int = 2
+    startretries: int = 3
+    stopwaitsecs: int = 30
+    crash_limit: int = 5
+    crash_window: int = 60
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_backups: int = 5
+
+
+@dataclass
+class Config:
+    """A validated config; `source` is the file it came from (or BUILTIN)."""
+
+    source: str
+    amqp: AMQPSettings
+    orchestrator: OrchestratorSettings
+    ftp: dict[str, Any]
+    daemons: dict[str, DaemonSettings]
+    management_url: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def daemon(self, name: str) -> DaemonSettings:
+        try:
+            return self.daemons[name]
+        except KeyError:
+            known = ", ".join(sorted(self.daemons))
+            raise ConfigError(f"{self.source}: no daemon named {name!r} (known: {known})") from None
+
+    @property
+    def enabled(self) -> list[DaemonSettings]:
+        return [d for d in self.daemons.values() if d.enabled]
+
+
+def locate(path: str | os.PathLike[str] | None = None) -> Path | None:
+    """The lookup order of the design: -c, $EDEPOSIT_AMQPD_CONFIG, /etc, else None (built-in)."""
+    if path:
+        return Path(path)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    if SYSTEM_CONFIG.exists():
+        return SYSTEM_CONFIG
+    return None
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Config:
+    """Find, parse and validate the config; raise ConfigError with a readable reason."""
+    located = locate(path)
+    warnings: list[str] = []
+    if located is not None:
+        if not located.is_file():
+            raise ConfigError(f"{located}: config file not found (given by -c or ${CONFIG_ENV})")
+        source = str(located)
+        obj = _parse(located, source)
+    else:
+        source = BUILTIN
+        obj = _parse(packaged("edeposit-amqpd.ini"), source)
+        legacy = legacy_json.find_legacy_settings()
+        if legacy is not None:
+            try:
+                values, warning = legacy_json.load_legacy(legacy)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from exc
+            obj.merge(values)
+            source = f"{BUILTIN} + {legacy}"
+            warnings.append(warning)
+    return _build(obj, source, warnings)
+
+
+def _parse(path: Path, source: str) -> ConfigObj:
+    try:
+        return ConfigObj(
+            str(path),
+            configspec=str(packaged("configspec.ini")),
+            file_error=True,
+            interpolation=False,
+            encoding="utf-8",
+        )
+    except (ConfigObjError, OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: cannot parse: {exc}") from exc
+
+
+def _build(obj: ConfigObj, source: str, warnings: list[str]) -> Config:
+    obj.setdefault("daemons", {})
+    for name in BUILTIN_DAEMONS:
+        # Every built-in daemon exists, configured or not: old clients need no set-up.
+        obj["daemons"].setdefault(name, {})
+    result = obj.validate(Validator(), preserve_errors=True, copy=True)
+    problems = _describe_errors(obj, result, source) + _describe_extras(obj, source)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    amqp_section = dict(obj["amqp"])
+    password = _password(amqp_section, source)
+    amqp = AMQPSettings(
+        host=amqp_section["host"],
+        port=amqp_section["port"],
+        user=amqp_section["user"],
+        password=password,
+        heartbeat=amqp_section["heartbeat"],
+        connection_timeout=amqp_section["connection_timeout"],
+        reconnect_max_delay=amqp_section["reconnect_max_delay"],
+        ssl=amqp_section["ssl"],
+        ssl_ca=amqp_section["ssl_ca"],
+        ssl_cert=amqp_section["ssl_cert"],
+        ssl_key=amqp_section["ssl_key"],
+    )
+    orch = dict(obj["orchestrator"])
+    state_dir = Path(orch.pop("state_dir") or default_state_dir()).expanduser()
+    log_dir = Path(orch.pop("log_dir") or state_dir / "log").expanduser()
+    orchestrator = OrchestratorSettings(state_dir=state_dir, log_dir=log_dir, **orch)
+    ftp = dict(obj["ftp"])
+    daemons = {
+        name: _daemon(name, section, state_dir, ftp, source)
+        for name, section in obj["daemons"].items()
+    }
+    return Config(
+        source=source,
+        amqp=amqp,
+        orchestrator=orchestrator,
+        ftp=ftp,
+        daemons=daemons,
+        management_url=amqp_section["management_url"],
+        warnings=warnings,
+        raw=obj.dict(),
+    )
+
+
+def _password(section: dict[str, Any], source: str) -> str:
+    path = section.get("password_file")
+    if not path:
+        return section["password"]
+    file = Path(path).expanduser()
+    try:
+        mode = file.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(
+                f"{source}: [amqp] password_file = {path!r}: the file is readable by others "
+                f"(mode {stat.S_IMODE(mode):04o}); expected mode 0600 or 0400: run `chmod 600 {path}`"
+            )
+        return file.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"{source}: [amqp] password_file = {path!r}: cannot read it: {exc.strerror}") from exc
+
+
+def _daemon(name: str, section: Any, state_dir: Path, ftp: dict[str, Any], source: str) -> DaemonSettings:
+    values = {k: v for k, v in section.items() if k != "options"}
+    builtin = BUILTIN_DAEMONS.get(name)
+    for key in _REQUIRED_RPC_KEYS:
+        if values.get(key) is None and key in ("input_queue", "input_key") and name == "ftp_monitor":
+            continue
+        if values.get(key) is None:
+            if builtin is not None:
+                values[key] = getattr(builtin, key)
+            elif key in _DEFAULT_ROUTING:
+                values[key] = _DEFAULT_ROUTING[key]
+            else:
+                raise ConfigError(
+                    f"{source}: [daemons] [[{name}]] {key}: missing; expected a value "
+                    f"(a daemon of your own needs handler, vhost and exchange)"
+                )
+    options = dict(section.get("options", {}))
+    if name == "ftp_monitor":
+        options.setdefault("log_file", values.pop("log_file"))
+        options.setdefault("log_format", values.pop("log_format"))
+        values.setdefault("input_queue", None)
+        values.setdefault("input_key", None)
+    data_dir = Path(options.get("data_dir") or state_dir / name)
+    return DaemonSettings(
+        name=name,
+        handler=values["handler"],
+        vhost=values["vhost"],
+        exchange=values["exchange"],
+        input_queue=values["input_queue"],
+        output_queue=values["output_queue"],
+        input_key=values["input_key"],
+        output_key=values["output_key"],
+        enabled=values["enabled"],
+        processes=values["processes"],
+        prefetch=values.get("prefetch", 1),
+        max_message_bytes=values.get("max_message_bytes", 64 * 1024 * 1024),
+        poison_limit=values.get("poison_limit", 3),
+        structures=tuple(values["structures"]),
+        extra_exchanges=builtin.extra_exchanges if builtin else (),
+        options=options,
+        data_dir=data_dir,
+        state_dir=state_dir,
+        shared={"ftp": ftp},
+    )
+
+
+def _where(sections: list[str]) -> str:
+    return " ".join(f"{'[' * (i + 1)}{s}{']' * (i + 1)}" for i, s in enumerate(sections))
+
+
+def _describe_errors(obj: ConfigObj, result: Any, source: str) -> list[str]:
+    problems = []
+    if result is True:
+        return problems
+    for sections, key, error in flatten_errors(obj, result):
+        where = _where(sections)
+        if key is None:
+            problems.append(f"{source}: {where}: missing section")
+            continue
+        section = obj
+        spec = obj.configspec
+        for name in sections:
+            section = section[name]
+            spec = spec.get(name) or spec.get("__many__") or {}
+        check = spec.get(key) or spec.get("__many__") or "?"
+        expected = check.split(", default=")[0].rstrip(")") + (")" if "(" in check else "")
+        value = section.get(key, "<missing>")
+        reason = str(error).rstrip(".") if error is not False else "missing"
+        problems.append(f"{source}: {where} {key} = {value!r}: {reason}; expected {expected}")
+    return problems
+
+
+def _describe_extras(obj: ConfigObj, source: str) -> list[str]:
+    problems = []
+    for sections, name in get_extra_values(obj):
+        section, spec = obj, obj.configspec
+        for part in sections:
+            section = section[part]
+            spec = spec.get(part) or spec.get("__many__") or {}
+        what = "section" if isinstance(section.get(name), dict) else "key"
+        known = ", ".join(sorted(k for k in spec if k != "__many__"))
+        where = f"{_where(list(sections))}: " if sections else ""
+        problems.append(f"{source}: {where}unknown {what} {name!r}; expected one of: {known}")
+    return problems

@@ -1,0 +1,121 @@
+"""Reads the old edeposit.amqp JSON settings (`RABBITMQ_*` keys) for sites that still have them."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+# Old per-daemon key prefixes; the longest match wins, so ALEPH_LINK_EXPORT beats ALEPH.
+_PREFIXES = {
+    "ALEPH_LINK_EXPORT": ("aleph_link_export",),
+    "ALEPH": ("aleph",),
+    "CALIBRE": ("calibre",),
+    "FTP": ("ftp_manager", "ftp_monitor"),
+    "ANTIVIRUS": ("antivirus",),
+    "HARVESTER": ("harvester",),
+    "LTP": ("ltp",),
+    "PDFGEN": ("pdfgen",),
+    "DOWNER": ("downloader",),
+    "DOWNLOADER": ("downloader",),
+    "STORAGE": ("storage",),
+    "MARCXML2MODS": ("marcxml2mods",),
+}
+_SUFFIXES = {
+    "VIRTUALHOST": "vhost",
+    "EXCHANGE": "exchange",
+    "INPUT_QUEUE": "input_queue",
+    "DAEMON_QUEUE": "input_queue",
+    "OUTPUT_QUEUE": "output_queue",
+    "PLONE_QUEUE": "output_queue",
+    "INPUT_KEY": "input_key",
+    "DAEMON_KEY": "input_key",
+    "OUTPUT_KEY": "output_key",
+    "PLONE_KEY": "output_key",
+}
+_AMQP_KEYS = {
+    "RABBITMQ_HOST": "host",
+    "RABBITMQ_PORT": "port",
+    "RABBITMQ_USER_NAME": "user",
+    "RABBITMQ_USER_PASSWORD": "password",
+}
+_RPC_ONLY = {"input_queue", "input_key"}
+
+
+def legacy_paths() -> list[Path]:
+    """The old lookup order: $HOME first, then /etc; the first found wins."""
+    paths = []
+    if os.environ.get("HOME"):
+        paths.append(Path(os.environ["HOME"]) / "edeposit" / "amqp.json")
+    paths.append(Path("/etc/edeposit/amqp.json"))
+    return paths
+
+
+def find_legacy_settings() -> Path | None:
+    return next((p for p in legacy_paths() if p.is_file()), None)
+
+
+def translate(settings: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Turn old keys into an INI-shaped dict; also return keys that mean nothing to us."""
+    ini: dict[str, Any] = {}
+    ignored: list[str] = []
+    for key, value in settings.items():
+        if key in _AMQP_KEYS:
+            ini.setdefault("amqp", {})[_AMQP_KEYS[key]] = str(value)
+            continue
+        target = _daemon_key(key)
+        if target is None:
+            ignored.append(key)
+            continue
+        daemons, option = target
+        for daemon in daemons:
+            if daemon == "ftp_monitor" and option in _RPC_ONLY:
+                continue
+            ini.setdefault("daemons", {}).setdefault(daemon, {})[option] = str(value)
+    return ini, ignored
+
+
+def _daemon_key(key: str) -> tuple[tuple[str, ...], str] | None:
+    if not key.startswith("RABBITMQ_"):
+        return None
+    rest = key[len("RABBITMQ_"):]
+    for prefix in sorted(_PREFIXES, key=len, reverse=True):
+        if rest.startswith(prefix + "_"):
+            suffix = rest[len(prefix) + 1:]
+            if suffix in _SUFFIXES:
+                return _PREFIXES[prefix], _SUFFIXES[suffix]
+            return None
+    return None
+
+
+def ini_equivalent(ini: dict[str, Any]) -> str:
+    """The INI lines that say the same, shown in the warning so the operator can migrate."""
+    lines: list[str] = []
+    if "amqp" in ini:
+        lines.append("[amqp]")
+        lines += [f"{k} = {v}" for k, v in ini["amqp"].items()]
+    if "daemons" in ini:
+        lines.append("[daemons]")
+        for name, keys in ini["daemons"].items():
+            lines.append(f"  [[{name}]]")
+            lines += [f"  {k} = {v}" for k, v in keys.items()]
+    return "\n".join(lines)
+
+
+def load_legacy(path: Path) -> tuple[dict[str, Any], str]:
+    """Read one old JSON file; return the INI-shaped values and the warning to log."""
+    try:
+        settings = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read old JSON settings: {exc}") from exc
+    if not isinstance(settings, dict):
+        raise ValueError(f"{path}: old JSON settings must be an object, got {type(settings).__name__}")
+    ini, ignored = translate(settings)
+    warning = (
+        f"using old JSON settings from {path}; put this into /etc/edeposit/amqpd.ini instead:\n"
+        + ini_equivalent(ini)
+    )
+    if ignored:
+        warning += "\n(ignored keys with no equivalent: " + ", ".join(sorted(ignored)) + ")"
+    return ini, warning

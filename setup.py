@@ -1,0 +1,50 @@
+"""Packaging for edeposit-amqpd: the importable packages, conf/ data and the console scripts."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+OLD_SCRIPTS = {
+    "edeposit_amqp_alephdaemon.py": "aleph",
+    "edeposit_amqp_calibredaemon.py": "calibre",
+    "edeposit_amqp_ftp_managerd.py": "ftp_manager",
+    "edeposit_amqp_ftp_monitord.py": "ftp_monitor",
+    "edeposit_amqp_antivirusd.py": "antivirus",
+    "edeposit_amqp_harvester.py": "harvester",
+    "edeposit_amqp_ltpd.py": "ltp",
+    "edeposit_amqp_pdfgend.py": "pdfgen",
+    "edeposit_amqp_downloaderd.py": "downloader",
+    "edeposit_amqp_storaged.py": "storage",
+    "edeposit_amqp_marcxml2modsd.py": "marcxml2mods",
+    "edeposit_amqp_aleph_link_exportd.py": "aleph_link_export",
+}
+
+setup(
+    name="edeposit-amqpd",
+    version="2.0.0",
+    description="Run the edeposit AMQP (RabbitMQ) worker daemons from one config file",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.11",
+    packages=find_packages(include=["daemons", "daemons.*", "orchestrator", "orchestrator.*",
+                                    "ftp_monitor", "ftp_monitor.*"]),
+    data_files=[("share/edeposit-amqpd/conf", [str(p) for p in sorted(Path("conf").iterdir()) if p.is_file()])],
+    install_requires=[
+        "pika>=1.3",
+        "supervisor>=4.2",
+        "watchdog>=3.0",
+        "python-daemon>=3.0",
+        "configobj>=5.0.8",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.5"],
+    },
+    entry_points={
+        "console_scripts": [
+            "edeposit-amqpd = orchestrator.cli:main",
+            "edeposit-amqp-tool = orchestrator.tool:main",
+            *(f"{script} = orchestrator.old_scripts:{name}" for script, name in OLD_SCRIPTS.items()),
+        ],
+    },
+)
