@@ -7,6 +7,8 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
+from types import ModuleType
 
 from daemons.loader import import_handler, load_handler
 from daemons.settings import AMQPSettings, DaemonSettings
@@ -33,6 +35,23 @@ def exit_with_parent() -> None:
         raise SystemExit("parent process is gone; exiting")
 
 
+def health_note_path(settings: DaemonSettings) -> Path:
+    return settings.state_dir / "notes" / f"{settings.name}.txt"
+
+
+def record_health(settings: DaemonSettings, module: ModuleType, log: logging.Logger) -> None:
+    """Save the handler's `health()` note (e.g. "clamd not found: apt-get install clamav-daemon") for `status`."""
+    path = health_note_path(settings)
+    check = getattr(module, "health", None)
+    note = check() if check is not None else None
+    if note:
+        log.warning("back end problem: %s", note)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(note + "\n")
+    else:
+        path.unlink(missing_ok=True)
+
+
 def run(settings: DaemonSettings, amqp: AMQPSettings) -> int:
     """Load the handler and serve until stopped; the exit code for the process."""
     log = logging.getLogger(f"edeposit.{settings.name}")
@@ -45,6 +64,7 @@ def run(settings: DaemonSettings, amqp: AMQPSettings) -> int:
         log.info("starting %s (%s)", settings.name, settings.handler)
         return int(loaded.react(settings, amqp) or 0)
     handler = load_handler(settings, log)
+    record_health(settings, handler.module, log)
     worker = Worker(settings, amqp, handler, log)
     worker.install_signal_handlers()
     log.info("starting %s (%s, %d structures)", settings.name, settings.handler, len(handler.registry))

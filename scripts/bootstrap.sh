@@ -28,8 +28,8 @@ if ! broker_answers && ! command -v rabbitmq-server >/dev/null; then
 fi
 if [ ${#want[@]} -gt 0 ]; then
   echo "installing Debian packages: ${want[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${want[@]}"
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${want[@]}"
 fi
 
 if ! broker_answers; then
