@@ -5,7 +5,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
+
+
+def _not_connected(value: Any, routing_key: str | None = None) -> None:
+    raise RuntimeError("publish() works only inside a running worker")
 
 
 @dataclass(frozen=True)
@@ -18,3 +23,7 @@ class HandlerContext:
     state_dir: Path
     shared: dict[str, Any] = field(default_factory=dict)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("edeposit.handler"))
+    # publish(value, routing_key=None): send a message of the handler's own accord (e.g. a scheduled
+    # harvest) to the daemon's exchange, on the output key by default; blocks until the broker confirmed
+    # it; raises daemons.worker.SessionLost while the broker is away (try again later).
+    publish: Callable[..., None] = _not_connected

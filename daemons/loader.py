@@ -68,7 +68,8 @@ def validate_options(settings: DaemonSettings, module: ModuleType) -> dict[str, 
     return obj.dict()
 
 
-def load_handler(settings: DaemonSettings, log: logging.Logger | None = None) -> LoadedHandler:
+def load_handler(settings: DaemonSettings, log: logging.Logger | None = None,
+                 publish: Callable[..., None] | None = None) -> LoadedHandler:
     """Import, validate options and call the optional `configure(context)` hook."""
     loaded = import_handler(settings)
     options = validate_options(settings, loaded.module)
@@ -82,6 +83,7 @@ def load_handler(settings: DaemonSettings, log: logging.Logger | None = None) ->
                 state_dir=settings.state_dir,
                 shared=settings.shared,
                 log=log or logging.getLogger(f"edeposit.{settings.name}"),
+                **({"publish": publish} if publish is not None else {}),
             )
         )
     return loaded

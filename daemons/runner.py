@@ -7,7 +7,9 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from types import ModuleType
 
 from daemons.loader import import_handler, load_handler
@@ -33,6 +35,18 @@ def exit_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     if os.getppid() == 1:
         raise SystemExit("parent process is gone; exiting")
+
+
+class LatePublisher:
+    """Lets `configure()` keep a publish function before the worker that backs it exists."""
+
+    def __init__(self) -> None:
+        self.target: Callable[..., None] | None = None
+
+    def __call__(self, value: Any, routing_key: str | None = None) -> None:
+        if self.target is None:
+            raise RuntimeError("the worker is not running yet")
+        self.target(value, routing_key)
 
 
 def health_note_path(settings: DaemonSettings) -> Path:
@@ -63,9 +77,11 @@ def run(settings: DaemonSettings, amqp: AMQPSettings) -> int:
         loaded = import_handler(settings)
         log.info("starting %s (%s)", settings.name, settings.handler)
         return int(loaded.react(settings, amqp) or 0)
-    handler = load_handler(settings, log)
+    publisher = LatePublisher()
+    handler = load_handler(settings, log, publish=publisher)
     record_health(settings, handler.module, log)
     worker = Worker(settings, amqp, handler, log)
+    publisher.target = worker.publish
     worker.install_signal_handlers()
     log.info("starting %s (%s, %d structures)", settings.name, settings.handler, len(handler.registry))
     return worker.run()

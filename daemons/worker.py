@@ -135,6 +135,7 @@ class Worker:
         self._outstanding_lock = threading.Lock()
         self._stop = threading.Event()
         self._backoff = Backoff(cap=amqp.reconnect_max_delay)
+        self._session: Session | None = None
 
     # -- life cycle ----------------------------------------------------------------------------
     def _change_state(self, new: WorkerState) -> None:
@@ -189,6 +190,7 @@ class Worker:
             topology.declare(channel, self.settings)
             channel.basic_qos(prefetch_count=self.settings.prefetch)
             session = Session(connection, channel)
+            self._session = session
             consumer_tag = channel.basic_consume(
                 self.settings.input_queue,
                 on_message_callback=lambda ch, method, props, body: self._on_message(session, method, props, body),
@@ -301,6 +303,14 @@ class Worker:
             answer = answers.failure(exc, uuid, **reply)
         self.log.debug("UUID=%r handled in %.3f s", uuid, time.monotonic() - started)
         return answer
+
+    def publish(self, value: Any, routing_key: str | None = None) -> None:
+        """Publish a message nobody asked for (UUID ""), e.g. a scheduled harvest; waits for the confirm."""
+        session = self._session
+        if session is None or not session.alive:
+            raise SessionLost("not connected to the broker")
+        answer = answers.success(value, "", routing_key or self.settings.output_key, None, None)
+        self._publish(session, answer)
 
     def _publish(self, session: Session, answer: answers.Answer) -> None:
         session.call(lambda: self._publish_on_io_thread(session, answer))
