@@ -36,6 +36,7 @@ setup(
         "watchdog>=3.0",
         "python-daemon>=3.0",
         "configobj>=5.0.8",
+        "lxml>=4.9",
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.5"],
