@@ -37,9 +37,11 @@ setup(
         "python-daemon>=3.0",
         "configobj>=5.0.8",
         "lxml>=4.9",
+        "reportlab>=4.0",
+        "docutils>=0.20",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.5"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.5", "pypdf>=4"],
     },
     entry_points={
         "console_scripts": [
