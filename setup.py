@@ -36,6 +36,7 @@ setup(
         "watchdog>=3.0",
         "python-daemon>=3.0",
         "configobj>=5.0.8",
+        "libpass>=1.9",
         "lxml>=4.9",
         "reportlab>=4.0",
         "docutils>=0.20",
