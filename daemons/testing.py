@@ -158,3 +158,64 @@ def running_worker(config: Path, name: str, log: Path, env: dict[str, str] | Non
         yield worker
     finally:
         worker.stop()
+
+
+def publish(vhost: str, exchange: str, routing_key: str, body: bytes, headers: dict[str, Any] | None = None,
+            settings: AMQPSettings = BROKER, **properties: Any) -> None:
+    """Publish one request as an old client would (persistent, confirmed)."""
+    connection = pika.BlockingConnection(settings.parameters(vhost, name="edeposit test publisher"))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.basic_publish(exchange, routing_key, body,
+                              pika.BasicProperties(headers=headers, delivery_mode=2, **properties))
+    finally:
+        connection.close()
+
+
+def read_messages(vhost: str, queue: str, count: int, timeout: float = 20.0,
+                  settings: AMQPSettings = BROKER) -> list[tuple[Any, pika.BasicProperties, bytes]]:
+    """Take `count` messages off a queue (acking them), waiting up to `timeout` seconds in all."""
+    connection = pika.BlockingConnection(settings.parameters(vhost, name="edeposit test reader"))
+    got: list[tuple[Any, pika.BasicProperties, bytes]] = []
+    try:
+        channel = connection.channel()
+        deadline = time.monotonic() + timeout
+        while len(got) < count:
+            method, properties, body = channel.basic_get(queue, auto_ack=True)
+            if method is not None:
+                got.append((method, properties, body))
+                continue
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"got {len(got)} of {count} messages from {queue!r} in {timeout} s")
+            connection.sleep(0.02)
+        return got
+    finally:
+        connection.close()
+
+
+def purge(vhost: str, *queues: str, settings: AMQPSettings = BROKER) -> None:
+    """Empty queues so a test reads only what it caused."""
+    connection = pika.BlockingConnection(settings.parameters(vhost, name="edeposit test purge"))
+    try:
+        channel = connection.channel()
+        for queue in queues:
+            channel.queue_purge(queue)
+    finally:
+        connection.close()
+
+
+@contextlib.contextmanager
+def bound_queue(vhost: str, exchange: str, routing_key: str, settings: AMQPSettings = BROKER) -> Iterator[str]:
+    """A temporary queue bound to `exchange` with `routing_key`, for watching what a daemon publishes."""
+    name = f"watch-{uuid.uuid4().hex[:8]}"
+    connection = pika.BlockingConnection(settings.parameters(vhost, name="edeposit test watcher"))
+    try:
+        channel = connection.channel()
+        channel.queue_declare(name, auto_delete=False)
+        channel.queue_bind(name, exchange, routing_key)
+        yield name
+    finally:
+        if connection.is_open:
+            connection.channel().queue_delete(name)
+            connection.close()

@@ -1,0 +1,55 @@
+"""A handler with one structure per worker behaviour the core tests need."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import namedtuple
+from pathlib import Path
+from typing import Any
+
+Ping = namedtuple("Ping", "text")
+Pong = namedtuple("Pong", "text")
+Slow = namedtuple("Slow", "seconds")
+Steps = namedtuple("Steps", "count")
+Step = namedtuple("Step", "number")
+Done = namedtuple("Done", "count")
+Die = namedtuple("Die", "")
+Fail = namedtuple("Fail", "text")
+
+OPTIONS_SPEC = "marker_dir = string(default=None)"
+_markers: Path | None = None
+
+
+class HandlerFailure(ValueError):
+    """Raised on request, to prove error responses."""
+
+
+def configure(context: Any) -> None:
+    global _markers
+    _markers = Path(context.options["marker_dir"]) if context.options.get("marker_dir") else None
+
+
+def _mark(name: str) -> None:
+    if _markers is not None:
+        (_markers / f"{name}.{os.getpid()}").write_text(str(time.time()))
+
+
+def react(message: Any, send_back: Any) -> Any:
+    if isinstance(message, Ping):
+        return Pong(message.text)
+    if isinstance(message, Slow):
+        _mark("slow-started")
+        time.sleep(message.seconds)
+        return "slept"
+    if isinstance(message, Steps):
+        for number in range(message.count):
+            send_back(Step(number))
+        return Done(message.count)
+    if isinstance(message, Die):
+        _mark("dying")
+        os.kill(os.getpid(), signal.SIGKILL)
+    if isinstance(message, Fail):
+        raise HandlerFailure(message.text)
+    return message
