@@ -40,6 +40,7 @@ setup(
         "lxml>=4.9",
         "reportlab>=4.0",
         "docutils>=0.20",
+        "PyYAML>=6.0",
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.5", "pypdf>=4"],
