@@ -12,14 +12,19 @@ from daemons.vhosts import admin_for
 from orchestrator.config import Config
 
 
-def create(config: Config, daemons: Iterable[DaemonSettings], out: Callable[[str], None] = print) -> None:
-    """Make each daemon's vhost (if missing) and declare its topology, reporting as the old tool did."""
+def create(config: Config, daemons: Iterable[DaemonSettings], out: Callable[[str], None] = print,
+           note: Callable[[str], None] | None = None) -> None:
+    """Make each daemon's vhost (if missing) and declare its topology, reporting as the old tool did.
+
+    `note` receives the vhost lines, which the old tool did not print (default: `out`).
+    """
+    note = note or out
     admin = admin_for(config.management_url, config.amqp.user, config.amqp.password)
     made: set[str] = set()
     for settings in daemons:
         if settings.vhost not in made:
             created = admin.create(settings.vhost, config.amqp.user)
-            out(f"{'Created' if created else 'Found'} vhost '{settings.vhost}'.")
+            note(f"{'Created' if created else 'Found'} vhost '{settings.vhost}'.")
             made.add(settings.vhost)
         declare_and_report(config, settings, out)
 
