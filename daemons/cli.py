@@ -37,6 +37,14 @@ def running_pid(pidfile: Path) -> int | None:
     return pid
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def stop(name: str, pidfile: Path, timeout: float = STOP_TIMEOUT) -> int:
     pid = running_pid(pidfile)
     if pid is None:
@@ -44,7 +52,7 @@ def stop(name: str, pidfile: Path, timeout: float = STOP_TIMEOUT) -> int:
         return 0
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while running_pid(pidfile) == pid:
+    while _alive(pid):
         if time.monotonic() > deadline:
             print(f"{name}: pid {pid} did not stop within {timeout:.0f} s after SIGTERM", file=sys.stderr)
             return 1
