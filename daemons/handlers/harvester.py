@@ -1,20 +1,101 @@
-"""harvester: publisher feeds. The structures of its messages; the back end is not part of this build yet."""
+"""harvester: reads publishers' OPDS 1.2 and ONIX 3.0 feeds and sends each new title once.
+
+On request (`HarvestRequest`) it answers with the new titles as `Publications`; with `interval` > 0 it
+also harvests on its own and publishes `Publications` on its exchange with the output key.
+"""
 
 from __future__ import annotations
 
-from collections import namedtuple
+from collections.abc import Callable
 from typing import Any
 
-HarvestRequest = namedtuple("HarvestRequest", "")
-Publications = namedtuple("Publications", "publications")
-Publication = namedtuple("Publication", "title authors price publisher optionals")
-Author = namedtuple("Author", "name URL")
-Optionals = namedtuple("Optionals", "sub_title format pub_date pub_place ISBN description pages EAN language edition URL binding is_ebook")
+from daemons.context import HandlerContext
+from daemons.harvest_feeds import FeedConfigError, parse_feeds_option
+from daemons.harvest_run import Harvest, harvest_once
+from daemons.harvest_schedule import HarvestSchedule
+from daemons.harvest_sent import SentTitles
+from daemons.harvest_structures import (  # noqa: F401 - importing them registers them for this daemon
+    Author,
+    HarvestRequest,
+    Optionals,
+    Publication,
+    Publications,
+)
+from daemons.worker import SessionLost
+
+OPTIONS_SPEC = """
+feeds = force_list(default=list())
+interval = float(min=0, default=3600)
+timeout = float(min=0.1, default=30)
+"""
+
+_harvest: Harvest | None = None
+_schedule: HarvestSchedule | None = None
 
 
-class BackendUnavailable(RuntimeError):
-    """The back end this daemon needs is not available."""
+class NotConfiguredError(RuntimeError):
+    """react() was called before configure(context)."""
+
+
+def configure(context: HandlerContext) -> None:
+    """Read the options, open the sent-titles database and start the schedule when `interval` > 0."""
+    global _harvest, _schedule
+    try:
+        feeds = parse_feeds_option(context.options.get("feeds"))
+    except FeedConfigError as exc:
+        raise FeedConfigError(f"[daemons] [[{context.name}]] [[[options]]] {exc}") from None
+    if _schedule is not None:
+        _schedule.stop()
+        _schedule = None
+    _harvest = Harvest(
+        feeds=feeds,
+        sent=SentTitles(context.data_dir / "harvester.sqlite"),
+        lock_path=context.data_dir / "harvest.lock",
+        timeout=float(context.options.get("timeout", 30)),
+        log=context.log,
+    )
+    interval = float(context.options.get("interval", 0))
+    if interval > 0 and feeds:
+        harvest, deliver = _harvest, _publisher(context.publish)
+        _schedule = HarvestSchedule(interval, lambda: harvest_once(harvest, deliver), context.log,
+                                    retryable=(SessionLost,))
+        _schedule.start()
+        context.log.info("harvesting %d feed(s) every %s s", len(feeds), interval)
+
+
+def _publisher(publish: Callable[..., None]) -> Callable[[Publications], None]:
+    """context.publish, with "the worker is not running yet" reported as SessionLost (retry next round)."""
+
+    def deliver(publications: Publications) -> None:
+        try:
+            publish(publications)
+        except SessionLost:
+            raise
+        except RuntimeError as exc:
+            raise SessionLost(str(exc)) from exc
+
+    return deliver
+
+
+def health() -> str | None:
+    if _harvest is not None and not _harvest.feeds:
+        return ("no feeds configured: set feeds = opds:<URL or path>, onix:<URL or path> in "
+                "[daemons] [[harvester]] [[[options]]]")
+    return None
 
 
 def react(message: Any, send_back: Any) -> Any:
-    raise BackendUnavailable(f"{type(message).__name__}: the publisher feeds back end is not available in this build")
+    if _harvest is None:
+        raise NotConfiguredError("the harvester is not configured: call configure(context) first")
+    if isinstance(message, HarvestRequest):
+        return harvest_once(_harvest)
+    raise TypeError(f"harvester cannot handle {type(message).__name__}; send HarvestRequest")
+
+
+def stop() -> None:
+    """Stop the schedule (tests and embedders; the worker process simply exits)."""
+    global _schedule
+    if _schedule is not None:
+        _schedule.stop()
+        _schedule = None
+
