@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections import namedtuple
 from typing import Any
 
+from daemons.aleph_epublication import epublication_fields, semantic_fields
+from daemons.aleph_export import ExportRejectedException as ExportRejectedException  # raised to clients
+from daemons.aleph_export import form_fields, post_form
+from daemons.aleph_search import count, search
+from daemons.aleph_xservices import PRESENT_LIMIT, PresentedRecord, XServices
+from daemons.context import HandlerContext
 from daemons.isbn import is_valid_isbn
+from daemons.marc_record import from_oai_marc
 
 # -- queries ----------------------------------------------------------------------------------
 GenericQuery = namedtuple("GenericQuery", "base phrase considerSimilar field")
@@ -33,19 +40,105 @@ EPublication = namedtuple(
     "originaly internal_url anotace",
 )
 Author = namedtuple("Author", "firstName lastName title")
+# Where a record stands in the library's workflow (Aleph's local IST, HLD, BAS, FMT and PJM fields).
+SemanticInfo = namedtuple(
+    "SemanticInfo",
+    "hasAcquisitionFields hasISBNAgencyFields hasDescriptiveCatFields hasDescriptiveCatReviewFields "
+    "hasSubjectCatFields hasSubjectCatReviewFields isClosed isSummaryRecord contentOfFMT "
+    "parsedSummaryRecordSysNumber summaryRecordSysNumber",
+)
 
-
-class ExportRejectedException(Exception):
-    """Aleph refused the export (its `aleph-info` header started with `Error`)."""
+OPTIONS_SPEC = """
+url = string(default=None)
+export_url = string(default=None)
+export_signature = string(default='')
+timeout = float(min=0.1, max=3600, default=30.0)
+present_batch = integer(min=1, max=100, default=100)
+library = string(default='NKC01')
+"""
 
 
 class BackendNotConfigured(RuntimeError):
     """The daemon's options lack what this request needs."""
 
 
+_settings: dict[str, Any] = {}
+
+
+def configure(context: HandlerContext) -> None:
+    """Keep the validated options; requests read them."""
+    _settings.clear()
+    _settings.update(context.options)
+
+
+def health() -> str | None:
+    if not _settings.get("url"):
+        return ("aleph: option `url` is not set, searches and counts fail: add `url = http://<aleph server>` "
+                "under [daemons] [[aleph]] [[[options]]]")
+    return None
+
+
+def _option(name: str, purpose: str) -> Any:
+    value = _settings.get(name)
+    if not value:
+        raise BackendNotConfigured(
+            f"{purpose} needs the aleph option `{name}`, which is not set: add `{name} = http://...` under "
+            f"[daemons] [[aleph]] [[[options]]]"
+        )
+    return value
+
+
+def _client(purpose: str) -> XServices:
+    return XServices(_option("url", purpose), float(_settings.get("timeout", 30.0)))
+
+
+def to_epublication(fields: dict[str, Any]) -> EPublication:
+    return EPublication(**{**fields, "autori": [Author(**author) for author in fields["autori"]]})
+
+
+def to_aleph_record(base: str, presented: PresentedRecord, library: str) -> AlephRecord:
+    record = from_oai_marc(presented.oai_marc)
+    return AlephRecord(
+        base=base,
+        library=library,
+        docNumber=presented.doc_number,
+        xml=presented.xml,
+        parsed_info=to_epublication(epublication_fields(record)),
+        semantic_info=SemanticInfo(**semantic_fields(record)),
+    )
+
+
+def _search(request: SearchRequest) -> SearchResult:
+    client = _client("SearchRequest")
+    batch = int(_settings.get("present_batch", PRESENT_LIMIT))
+    default_library = str(_settings.get("library", "NKC01"))
+    records = []
+    for base, presented in search(client, request.query, batch):
+        library = request.query.library if isinstance(request.query, DocumentQuery) else default_library
+        records.append(to_aleph_record(base, presented, library))
+    return SearchResult(records)
+
+
+def _export(request: ExportRequest) -> ExportResult:
+    url = _option("export_url", "ExportRequest")
+    epub = request.epublication
+    if not isinstance(epub, EPublication):
+        raise TypeError(f"ExportRequest.epublication must be an EPublication structure, got {type(epub).__name__}")
+    fields = form_fields(epub)
+    post_form(url, fields, float(_settings.get("timeout", 30.0)), str(_settings.get("export_signature", "")))
+    return ExportResult(fields["P0501010__a"])
+
+
 def react(message: Any, send_back: Any) -> Any:
     if isinstance(message, ISBNValidationRequest):
         return ISBNValidationResult(is_valid_isbn(message.ISBN))
-    raise BackendNotConfigured(
-        f"{type(message).__name__}: the Aleph X-Services back end is not available in this build"
+    if isinstance(message, SearchRequest):
+        return _search(message)
+    if isinstance(message, CountRequest):
+        return CountResult(count(_client("CountRequest"), message.query))
+    if isinstance(message, ExportRequest):
+        return _export(message)
+    raise TypeError(
+        f"aleph cannot handle {type(message).__name__}; send SearchRequest, CountRequest, ISBNValidationRequest "
+        f"or ExportRequest"
     )

@@ -1,0 +1,54 @@
+"""The aleph daemon end to end: a real worker process, the real broker, the X-Services stand-in."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from daemons.client import RemoteError, RPCClient
+from daemons.handlers import aleph
+from daemons.testing import BROKER, running_worker, write_config
+from daemons.wire import StructureRegistry
+from tests.aleph_stand_in import AlephStandIn, oai_marc
+
+# The old clients' messages, kept next to the checkout (../shared/wire/).
+WIRE_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "wire"
+
+
+def wire_file(name: str) -> bytes:
+    return (WIRE_DIR / name).read_bytes()
+
+
+@pytest.mark.slow
+def test_original_search_request_bytes_are_answered_with_a_search_result(
+        vhost: str, state_dir: Path, tmp_path: Path) -> None:
+    headers = json.loads(wire_file("aleph-search-request.headers.json"))
+    with AlephStandIn() as stand_in:
+        stand_in.add_record("000652691", oai_marc({
+            "020": [{"a": "80-251-0225-4 (brož.) :", "c": "Kč 99,00"}],
+            "245": [{"a": "Kniha ze starého klienta /"}],
+        }, fixed={"001": "cnb000652691"}))
+        config = write_config(tmp_path / "amqpd.ini", vhost, state_dir, {
+            "aleph": {"options": {"url": stand_in.url, "export_url": stand_in.export_url}},
+        })
+        with running_worker(config, "aleph", tmp_path / "aleph.log"), \
+                RPCClient(BROKER, vhost, "search", registry=StructureRegistry.from_modules([aleph])) as client:
+            result = client.call(wire_file("aleph-search-request.json"), uuid=headers["UUID"], timeout=30)
+            count = client.call(wire_file("aleph-count-request.json"), timeout=30)
+            with pytest.raises(RemoteError) as rejected:
+                stand_in.reject_exports("Error: the form is closed")
+                client.call(aleph.ExportRequest(aleph.EPublication(
+                    ISBN="80-251-0225-4", invalid_ISBN=[], id_number="", nazev="Kniha", podnazev="", vazba="online",
+                    cena="", castDil="", nazevCasti="", nakladatelVydavatel="N", datumVydani="2015",
+                    poradiVydani="1.", zpracovatelZaznamu="Z", format="pdf", url="", mistoVydani="Praha",
+                    ISBNSouboruPublikaci=[], autori=[], originaly=[], internal_url="", anotace="")), timeout=30)
+
+    assert isinstance(result, aleph.SearchResult)
+    [record] = result.records
+    assert isinstance(record, aleph.AlephRecord) and record.docNumber == "000652691"
+    assert record.parsed_info.ISBN == ["80-251-0225-4"] and record.parsed_info.nazev == "Kniha ze starého klienta"
+    assert count == aleph.CountResult(1)
+    assert rejected.value.exception_name == "ExportRejectedException"
+    assert "the form is closed" in rejected.value.exception
