@@ -1,18 +1,94 @@
-"""pdfgen: PDF rendering. The structures of its messages; the back end is not part of this build yet."""
+"""pdfgen: renders the licence contract, the review of a submitted form and any reST text as PDF.
+
+Every document embeds the DejaVu fonts (Debian: fonts-dejavu-core) so that Czech text shows correctly.
+Answers are `PDF(b64_content)`.
+"""
 
 from __future__ import annotations
 
+import base64
 from collections import namedtuple
 from typing import Any
+
+from daemons.context import HandlerContext
+from daemons.pdf.contract import ContractTemplate, render_contract
+from daemons.pdf.fonts import FontSet, FontsMissing, load_fonts
+from daemons.pdf.page import DEFAULT_FOOTER
+from daemons.pdf.render import render_rst
+from daemons.pdf.review import render_review
 
 GenerateContract = namedtuple("GenerateContract", "firma pravni_forma sidlo ic dic zastoupen")
 RST2PDF = namedtuple("RST2PDF", "rst_content style header footer")
 PDF = namedtuple("PDF", "b64_content")
+
+# The review form carries aleph's EPublication fields; any a client leaves out count as not filled in.
+EPUBLICATION_FIELDS = ("ISBN invalid_ISBN id_number nazev podnazev vazba cena castDil nazevCasti nakladatelVydavatel "
+                       "datumVydani poradiVydani zpracovatelZaznamu format url mistoVydani ISBNSouboruPublikaci "
+                       "autori originaly internal_url anotace")
+GenerateReview = namedtuple("GenerateReview", EPUBLICATION_FIELDS, defaults=(None,) * 21)
+Author = namedtuple("Author", "firstName lastName title")  # items of GenerateReview.autori, as aleph sends them
+
+OPTIONS_SPEC = """
+font_dir = string(default=None)
+contract_template = string(default=None)
+"""
 
 
 class BackendUnavailable(RuntimeError):
     """The back end this daemon needs is not available."""
 
 
-def react(message: Any, send_back: Any) -> Any:
-    raise BackendUnavailable(f"{type(message).__name__}: the PDF rendering back end is not available in this build")
+class UnsupportedRequest(TypeError):
+    """The message is not one of the requests this daemon answers."""
+
+
+class _Settings:
+    font_dir: str | None = None
+    contract: ContractTemplate | None = None
+
+
+_settings = _Settings()
+
+
+def configure(context: HandlerContext) -> None:
+    """Read the options; a bad contract template stops the daemon at start, not at the first request."""
+    _settings.font_dir = context.options.get("font_dir")
+    path = context.options.get("contract_template")
+    _settings.contract = ContractTemplate.from_file(path) if path else None
+    note = health()
+    if note:
+        context.log.warning("pdfgen: %s", note)
+
+
+def health() -> str | None:
+    try:
+        load_fonts(_settings.font_dir)
+    except FontsMissing as exc:
+        return str(exc)
+    return None
+
+
+def _fonts() -> FontSet:
+    try:
+        return load_fonts(_settings.font_dir)
+    except FontsMissing as exc:
+        raise BackendUnavailable(f"cannot render PDF: {exc}") from None
+
+
+def _pdf(content: bytes) -> PDF:
+    return PDF(base64.b64encode(content).decode("ascii"))
+
+
+def react(message: Any, send_back: Any) -> PDF:
+    """Render the requested document; bad fields raise ValueError naming the field and the fix."""
+    name = type(message).__name__
+    if name == "GenerateContract":
+        return _pdf(render_contract(message._asdict(), _fonts(), _settings.contract))
+    if name == "GenerateReview":
+        return _pdf(render_review(message._asdict(), _fonts()))
+    if name == "RST2PDF":
+        footer = DEFAULT_FOOTER if message.footer is None else message.footer
+        return _pdf(render_rst(message.rst_content, _fonts(), style=message.style, header=message.header,
+                               footer=footer))
+    raise UnsupportedRequest(f"pdfgen cannot answer {name} ({message!r:.80}); send GenerateContract, GenerateReview "
+                             f"or RST2PDF")
