@@ -39,7 +39,7 @@ from daemons.pdf.style import StyleSheet, to_points
 DOCUTILS_SETTINGS = {
     "file_insertion_enabled": False,
     "raw_enabled": True,
-    "report_level": 5,  # problems stay out of the document; the text still renders
+    "report_level": 3,  # errors stay in the doctree, so the text of a broken block can still be shown
     "halt_level": 5,
     "language_code": "cs",
     "syntax_highlight": "none",
@@ -48,8 +48,8 @@ DOCUTILS_SETTINGS = {
 }
 ENUMERATION = {"arabic": "1", "loweralpha": "a", "upperalpha": "A", "lowerroman": "i", "upperroman": "I"}
 SAFE_LINK_SCHEMES = ("http://", "https://", "mailto:")
-SKIPPED = (nodes.comment, nodes.substitution_definition, nodes.target, nodes.system_message, nodes.pending,
-           nodes.decoration, nodes.meta if hasattr(nodes, "meta") else nodes.comment)
+SKIPPED = (nodes.comment, nodes.substitution_definition, nodes.target, nodes.pending, nodes.decoration,
+           nodes.meta if hasattr(nodes, "meta") else nodes.comment)
 
 
 class RSTError(ValueError):
@@ -89,7 +89,9 @@ class FlowableBuilder:
     def block(self, node: nodes.Node, level: int) -> Iterator[Flowable]:  # noqa: C901 - one dispatch table
         if isinstance(node, SKIPPED):
             return
-        if isinstance(node, nodes.section):
+        if isinstance(node, nodes.system_message):
+            yield from self.broken_source(node)
+        elif isinstance(node, nodes.section):
             yield from self.blocks(node, level + 1)
         elif isinstance(node, nodes.title):
             yield self.title(node, level)
@@ -132,6 +134,11 @@ class FlowableBuilder:
             yield from self.blocks(node, level)  # container, compound, legend, ...
         elif node.astext().strip():
             yield Paragraph(escape(node.astext()), self.sheet["bodytext"])
+
+    def broken_source(self, message: nodes.system_message) -> Iterator[Flowable]:
+        """Markup docutils could not read (a malformed table, an unknown directive) is shown as written."""
+        for source in message.findall(nodes.literal_block):
+            yield Preformatted(source.astext(), self.sheet["code"], maxLineLength=self.mono_columns(), newLineChars="")
 
     def title(self, node: nodes.title, level: int) -> Paragraph:
         if level == 0:
@@ -311,7 +318,7 @@ class FlowableBuilder:
         """reportlab paragraph markup for the inline content of `node`, every text escaped."""
         if isinstance(node, nodes.Text):
             return escape(node.astext()).replace("\n", " ")
-        if isinstance(node, SKIPPED):
+        if isinstance(node, (*SKIPPED, nodes.system_message)):
             return ""
         inner = "".join(self.inline(child) for child in node.children)
         if isinstance(node, nodes.strong):
