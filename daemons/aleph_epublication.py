@@ -9,17 +9,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from daemons.isbn import is_valid_isbn
+from daemons.isbn import extract_isbn, is_valid_isbn
 from daemons.marc_record import MarcRecord, clean, clean_end
 
-_ISBN_TOKEN = re.compile(r"[0-9][0-9\- ]{8,16}[0-9Xx]")
 _PARENTHESES = re.compile(r"\(([^)]*)\)")
-
-
-def isbn_of(value: str) -> str:
-    """The ISBN itself out of a 020 subfield such as "80-7174-091-8 (sv. 1 : váz.) :"."""
-    match = _ISBN_TOKEN.search(value or "")
-    return match.group(0).replace(" ", "").upper() if match else clean(value)
 
 
 def _qualifier(value: str) -> str:
@@ -31,10 +24,10 @@ def _isbn_fields(record: MarcRecord) -> dict[str, list[str]]:
     valid, invalid, of_set = [], [], []
     for f in record.datafields("020"):
         for raw in f.values("a"):
-            isbn = isbn_of(raw)
+            isbn = extract_isbn(raw)
             target = of_set if "soubor" in _qualifier(raw).lower() else valid
             (target if is_valid_isbn(isbn) else invalid).append(isbn)
-        invalid += [isbn_of(raw) for raw in f.values("z")]
+        invalid += [extract_isbn(raw) for raw in f.values("z")]
     return {"ISBN": valid, "invalid_ISBN": invalid, "ISBNSouboruPublikaci": of_set}
 
 

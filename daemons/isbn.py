@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+_ISBN_TOKEN = re.compile(r"[0-9][0-9\- ]{8,16}[0-9Xx]")
+
 
 def normalize(isbn: str) -> str:
     return "".join(ch for ch in str(isbn) if ch not in "- ").upper()
@@ -24,3 +28,9 @@ def is_valid_isbn13(isbn: str) -> bool:
 
 def is_valid_isbn(isbn: str) -> bool:
     return is_valid_isbn10(isbn) or is_valid_isbn13(isbn)
+
+
+def extract_isbn(text: str) -> str:
+    """The ISBN out of a catalogue subfield such as "80-7174-091-8 (sv. 1 : váz.) :" (hyphens kept)."""
+    match = _ISBN_TOKEN.search(text or "")
+    return match.group(0).replace(" ", "").upper() if match else (text or "").strip(" :;,/")
