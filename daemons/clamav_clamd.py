@@ -73,6 +73,18 @@ class ClamdClient:
         except (ClamdUnavailable, OSError):
             return False
 
+    @staticmethod
+    def _send_stream(sock: socket.socket, data: bytes) -> None:
+        try:
+            sock.sendall(b"zINSTREAM\0")
+            view = memoryview(data)
+            for start in range(0, len(view), CHUNK_BYTES):
+                chunk = view[start:start + CHUNK_BYTES]
+                sock.sendall(struct.pack("!L", len(chunk)) + chunk)
+            sock.sendall(struct.pack("!L", 0))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # clamd stopped reading (size limit); its reply says why
+
     def scan_bytes(self, data: bytes) -> Verdict:
         """Scan `data` with INSTREAM.
 
@@ -81,16 +93,11 @@ class ClamdClient:
         """
         with self._connect() as sock:
             try:
-                sock.sendall(b"zINSTREAM\0")
-                view = memoryview(data)
-                for start in range(0, len(view), CHUNK_BYTES):
-                    chunk = view[start:start + CHUNK_BYTES]
-                    sock.sendall(struct.pack("!L", len(chunk)) + chunk)
-                sock.sendall(struct.pack("!L", 0))
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-            try:
+                self._send_stream(sock, data)
                 reply = self._read_reply(sock)
+            except TimeoutError as exc:
+                raise ClamdScanError(f"clamd on {self.socket_path} gave no verdict within {self.timeout:g} s; "
+                                     f"raise the antivirus daemon's `timeout` option") from exc
             except ConnectionResetError as exc:
                 raise ClamdScanError(f"clamd on {self.socket_path} closed the connection during the scan") from exc
         return parse_instream_reply(reply, self.socket_path)
