@@ -1,0 +1,109 @@
+"""The master's files under state_dir and an XML-RPC client for its control socket.
+
+Note: the socket is a unix socket only (mode 0700, no TCP listener), so only its owner can control the
+master; the XML-RPC URL below is a placeholder the transport never resolves.
+"""
+
+from __future__ import annotations
+
+import os
+import xmlrpc.client
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from supervisor.xmlrpc import SupervisorTransport
+
+LISTENER_NAME = "edeposit-amqpd-events"
+# Longest path a unix socket accepts (sun_path is 108 bytes including the final NUL).
+MAX_SOCKET_PATH = 107
+
+
+@dataclass(frozen=True)
+class MasterFiles:
+    """Every file the master keeps; one place so the CLI, the listener and the tests agree."""
+
+    state_dir: Path
+    log_dir: Path
+
+    @classmethod
+    def for_config(cls, config: Any) -> MasterFiles:
+        return cls(Path(config.orchestrator.state_dir), Path(config.orchestrator.log_dir))
+
+    @property
+    def conf(self) -> Path:
+        return self.state_dir / "supervisord.conf"
+
+    @property
+    def socket(self) -> Path:
+        return self.state_dir / "supervisor.sock"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.state_dir / "supervisord.pid"
+
+    @property
+    def records(self) -> Path:
+        return self.state_dir / "events"
+
+    @property
+    def notes(self) -> Path:
+        return self.state_dir / "notes"
+
+    @property
+    def master_log(self) -> Path:
+        return self.log_dir / "supervisord.log"
+
+    @property
+    def listener_log(self) -> Path:
+        return self.log_dir / "events.log"
+
+    def daemon_logs(self, name: str, processes: int) -> list[Path]:
+        """One log per worker process: `<name>.log`, or `<name>-<n>.log` when `processes` > 1."""
+        if processes == 1:
+            return [self.log_dir / f"{name}.log"]
+        return [self.log_dir / f"{name}-{number}.log" for number in range(processes)]
+
+    def master_pid(self) -> int | None:
+        try:
+            return int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+
+class MasterClient:
+    """Talks to a running supervisord over the control socket."""
+
+    def __init__(self, files: MasterFiles) -> None:
+        self.files = files
+        transport = SupervisorTransport(None, None, f"unix://{files.socket}")
+        self._proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+    @property
+    def supervisor(self) -> Any:
+        return self._proxy.supervisor
+
+    def is_running(self) -> bool:
+        """True when a supervisord answers on the socket and is not shutting down."""
+        if not self.files.socket.exists():
+            return False
+        try:
+            return self.supervisor.getState()["statename"] == "RUNNING"
+        except (OSError, xmlrpc.client.Error):
+            return False
+
+    def processes(self) -> list[dict[str, Any]]:
+        return list(self.supervisor.getAllProcessInfo())
+
+    def pid(self) -> int:
+        return int(self.supervisor.getPID())
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
