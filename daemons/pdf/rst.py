@@ -86,7 +86,7 @@ class FlowableBuilder:
         for child in parent.children:
             yield from self.block(child, level)
 
-    def block(self, node: nodes.Node, level: int) -> Iterator[Flowable]:  # noqa: C901 - one dispatch table
+    def block(self, node: nodes.Node, level: int) -> Iterator[Flowable]:
         if isinstance(node, SKIPPED):
             return
         if isinstance(node, nodes.system_message):
