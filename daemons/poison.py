@@ -1,16 +1,21 @@
 """Counts how often a message was in hand when its worker died, so a poison message is not retried forever.
 
-Classic queues keep no delivery count, so each worker writes a marker before it runs a handler and
-removes it when the message is finished, whatever the outcome. A marker left behind means the process
-died with that message in hand; the count in it says how many times.
+Classic queues keep no delivery count, so each worker process keeps one small slot file
+(`<directory>/<pid>-<start>`) holding the key of the message in hand, overwritten in place (no file is
+created or removed per message). A process that dies leaves its slot holding that key. When the broker
+redelivers a message, the slots of dead processes holding its key are the deaths it caused; once the
+message is answered, those slots are removed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 from typing import Any
+
+_KEY_BYTES = 64  # hex sha256
 
 
 class PoisonTracker:
@@ -18,6 +23,9 @@ class PoisonTracker:
         self.directory = directory
         self.limit = limit
         directory.mkdir(parents=True, exist_ok=True)
+        self.slot = directory / f"{os.getpid()}-{time.time_ns()}"
+        self._fd = os.open(self.slot, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._clear()
 
     @staticmethod
     def key(body: bytes, properties: Any) -> str:
@@ -27,26 +35,49 @@ class PoisonTracker:
             digest.update(b"\0" + repr(part).encode())
         return digest.hexdigest()
 
-    def deaths(self, key: str) -> int:
-        try:
-            return int((self.directory / key).read_text() or 0)
-        except (FileNotFoundError, ValueError):
-            return 0
+    def _clear(self) -> None:
+        os.pwrite(self._fd, b" " * _KEY_BYTES, 0)
 
-    def begin(self, key: str) -> int:
-        """Record one more attempt; return how many earlier attempts died."""
-        deaths = self.deaths(key)
-        path = self.directory / key
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(str(deaths + 1))
-        os.replace(tmp, path)
+    def _dead_slots_holding(self, key: str) -> list[Path]:
+        found = []
+        for slot in self.directory.iterdir():
+            if slot == self.slot or _owner_alive(slot):
+                continue
+            try:
+                if slot.read_bytes()[:_KEY_BYTES].decode("ascii", "replace") == key:
+                    found.append(slot)
+            except FileNotFoundError:
+                continue
+        return found
+
+    def begin(self, key: str, redelivered: bool) -> int:
+        """Mark `key` as in hand; return how many earlier attempts died (looked up only on redelivery)."""
+        deaths = len(self._dead_slots_holding(key)) if redelivered else 0
+        os.pwrite(self._fd, key.encode("ascii"), 0)
         return deaths
 
-    def end(self, key: str) -> None:
-        try:
-            (self.directory / key).unlink()
-        except FileNotFoundError:
-            pass
+    def end(self, key: str, redelivered: bool) -> None:
+        """The message is finished (whatever the outcome): forget it and the deaths it caused."""
+        self._clear()
+        if redelivered:
+            for slot in self._dead_slots_holding(key):
+                slot.unlink(missing_ok=True)
 
     def is_poison(self, deaths: int) -> bool:
         return deaths >= self.limit
+
+    def close(self) -> None:
+        """Remove this process's slot; a clean exit leaves nothing behind."""
+        os.close(self._fd)
+        self.slot.unlink(missing_ok=True)
+
+
+def _owner_alive(slot: Path) -> bool:
+    try:
+        pid = int(slot.name.split("-", 1)[0])
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True

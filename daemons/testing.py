@@ -109,14 +109,15 @@ def write_config(path: Path, vhost: str, state_dir: Path, daemons: dict[str, dic
 class WorkerProcess:
     """`edeposit-amqpd worker NAME` as a real child process."""
 
-    def __init__(self, config: Path, name: str, log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, config: Path, name: str, log: Path, env: dict[str, str] | None = None,
+                 log_level: str = "DEBUG") -> None:
         self.config = config
         self.name = name
         self.log_path = log
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator", "-c", str(config), "worker", name, "--log-level", "DEBUG"],
+            [sys.executable, "-m", "orchestrator", "-c", str(config), "worker", name, "--log-level", log_level],
             stdout=self._log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True,
         )
 

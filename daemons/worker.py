@@ -14,6 +14,7 @@ import enum
 import logging
 import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -154,6 +155,7 @@ class Worker:
     def run(self) -> int:
         """Consume until stopped; reconnect with backoff when the broker goes away. Returns 0."""
         thread = threading.Thread(target=self._handler_loop, name=f"{self.settings.name}-handler", daemon=True)
+        sys.setswitchinterval(0.0005)  # hand the GIL over quickly between the I/O and handler threads
         thread.start()
         try:
             while not self._stop.is_set():
@@ -173,6 +175,8 @@ class Worker:
         finally:
             self._jobs.put(None)
             thread.join(timeout=5)
+            if not thread.is_alive():
+                self.poison.close()
             self._change_state(WorkerState.STOPPED)
         return 0
 
@@ -273,7 +277,8 @@ class Worker:
             return
 
         key = self.poison.key(job.body, properties)
-        deaths = self.poison.begin(key)
+        redelivered = bool(job.method.redelivered)
+        deaths = self.poison.begin(key, redelivered)
         try:
             if self.poison.is_poison(deaths):
                 self.log.error("message UUID=%r killed the worker %d times; answering with an error", uuid, deaths)
@@ -285,7 +290,7 @@ class Worker:
                 answer = self._call_handler(job, uuid, reply)
             self._finish(job, answer)
         finally:
-            self.poison.end(key)
+            self.poison.end(key, redelivered)
 
     def _call_handler(self, job: Delivery, uuid: Any, reply: dict[str, Any]) -> answers.Answer:
         def send_back(data: Any) -> None:

@@ -125,7 +125,7 @@ def test_poison_message_is_answered_with_an_error_after_three_deaths(tmp_path: P
     assert properties.headers["exception_name"] == "PoisonMessageError"
     assert b"killed the core worker 3 times" in body
     assert queue_state(vhost, "core_in") == (0, 0)
-    assert not list((tmp_path / "state" / "inflight" / "core").iterdir()), "the death count is cleared"
+    assert not list((tmp_path / "state" / "inflight" / "core").iterdir()), "death records and slots are cleared"
 
 
 def test_heartbeats_flow_while_a_handler_runs_longer_than_the_heartbeat_timeout(tmp_path: Path, vhost: str) -> None:
