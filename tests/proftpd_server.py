@@ -16,7 +16,9 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,7 +42,7 @@ class ProFTPDServer:
     pidfile: Path
     config_path: Path
     log_file: Path
-    system_log: Path
+    system_log: Path  # what ProFTPD logs in the foreground (-n): sessions, HUPs, errors
     process: subprocess.Popen = field(repr=False)
 
     def reload(self) -> None:
@@ -94,7 +96,6 @@ def server_config_text(tmp_path: Path, port: int, passive: tuple[int, int], line
         "UseReverseDNS off",
         "WtmpLog off",
         "TransferLog NONE",
-        f"SystemLog {tmp_path / 'proftpd.system.log'}",
         f"ScoreboardFile {tmp_path / 'proftpd.scoreboard'}",
         f"DelayTable {tmp_path / 'proftpd.delay'}",
         "AuthOrder mod_auth_file.c",
@@ -136,7 +137,6 @@ def _wait_accepting(server: ProFTPDServer, timeout: float = START_TIMEOUT) -> No
         if server.process.poll() is not None:
             raise ProFTPDUnavailable(
                 f"proftpd exited with {server.process.returncode}; its log:\n{_read(server.system_log)}"
-                f"\n{_read(server.config_path.with_suffix('.out'))}"
             )
         with contextlib.suppress(OSError):
             if _banner(server.port).startswith(b"220"):
@@ -171,6 +171,37 @@ def _stop(server: ProFTPDServer) -> None:
 
 
 @contextlib.contextmanager
+def ftp_home_root(prefix: str = "edeposit-ftp-homes-") -> Iterator[Path]:
+    """A home_root FTP users can enter: a fresh /tmp/<prefix>XXXX (mode 0711), removed with its content after.
+
+    Note: pytest's tmp_path lies under /tmp/pytest-of-root, mode 0700, which every pytest run resets; ProFTPD
+    resolves `DefaultRoot ~` as the FTP user, so homes under tmp_path cannot be entered.
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    path.chmod(0o711)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _check_enterable(home_root: Path) -> None:
+    for directory in Path(home_root).resolve().parents:
+        if not directory.stat().st_mode & stat.S_IXOTH:
+            raise ProFTPDUnavailable(
+                f"home_root {home_root} lies under {directory} (mode {stat.S_IMODE(directory.stat().st_mode):04o}), "
+                f"which FTP users cannot enter; use `with tests.proftpd_server.ftp_home_root() as home_root:`"
+            )
+
+
+def _ensure_passwd_file(passwd_file: Path) -> None:
+    """ProFTPD refuses to start without its AuthUserFile; an empty one (no users yet) is what a fresh install has."""
+    if not passwd_file.exists():
+        passwd_file.parent.mkdir(parents=True, exist_ok=True)
+        passwd_file.touch(mode=0o600)
+
+
+@contextlib.contextmanager
 def proftpd_server(tmp_path: Path, log_file: Path, passwd_file: Path, home_root: Path,
                    log_format: str = "edeposit") -> Iterator[ProFTPDServer]:
     """A running ProFTPD on a free port with the printed lines for these paths; stopped with its children."""
@@ -179,6 +210,8 @@ def proftpd_server(tmp_path: Path, log_file: Path, passwd_file: Path, home_root:
     if os.geteuid() != 0:
         raise ProFTPDUnavailable("the test ProFTPD must run as root (it switches to each FTP user's uid)")
     tmp_path = Path(tmp_path)
+    _check_enterable(Path(home_root))
+    _ensure_passwd_file(Path(passwd_file))
     pidfile = tmp_path / "proftpd.pid"
     lines = render({"log_file": str(log_file), "log_format": log_format},
                    {"passwd_file": str(passwd_file), "home_root": str(home_root), "proftpd_pidfile": str(pidfile),
@@ -190,7 +223,7 @@ def proftpd_server(tmp_path: Path, log_file: Path, passwd_file: Path, home_root:
     process = subprocess.Popen([PROFTPD, "-n", "-c", str(config_path)], stdout=output, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, start_new_session=True)
     server = ProFTPDServer(port=port, pid=process.pid, pidfile=pidfile, config_path=config_path,
-                           log_file=Path(log_file), system_log=tmp_path / "proftpd.system.log", process=process)
+                           log_file=Path(log_file), system_log=config_path.with_suffix(".out"), process=process)
     try:
         _wait_accepting(server)
         yield server
