@@ -1,4 +1,4 @@
-"""Reads an ONIX for Books 3.0 message (reference tags, with or without the namespace) into harvested titles.
+"""Reads an ONIX for Books 3.0 message (reference or short tags, any namespace) into harvested titles.
 
 Codes used (ONIX code lists): ProductIDType 02/15 ISBN, 03 GTIN-13 (EAN); TitleType 01; ContributorRole any;
 PublishingDateRole 01 (publication date); TextType 03/02 (description / short description); ExtentUnit 03
@@ -16,6 +16,24 @@ from daemons.harvest_xml import text_of
 EBOOK_FORMATS = {"E101": "epub", "E107": "pdf", "E116": "mobi", "E105": "html", "E127": "azw"}
 BINDINGS = {"BB": "hardback", "BC": "paperback", "BE": "spiral bound", "BF": "pamphlet", "BH": "board book"}
 DELETE = "05"
+# The short tags of every element this reader looks at (ONIX 3.0 short-tag names -> reference names).
+SHORT_TAGS = {
+    "product": "Product", "a001": "RecordReference", "a002": "NotificationType",
+    "productidentifier": "ProductIdentifier", "b221": "ProductIDType", "b244": "IDValue",
+    "descriptivedetail": "DescriptiveDetail", "b012": "ProductForm", "b333": "ProductFormDetail",
+    "titledetail": "TitleDetail", "b202": "TitleType", "titleelement": "TitleElement",
+    "x409": "TitleElementLevel", "b203": "TitleText", "b029": "Subtitle", "b030": "TitlePrefix",
+    "b031": "TitleWithoutPrefix", "contributor": "Contributor", "b036": "PersonName", "b037": "PersonNameInverted",
+    "b039": "NamesBeforeKey", "b040": "KeyNames", "b047": "CorporateName", "website": "Website",
+    "b367": "WebsiteRole", "b295": "WebsiteLink", "b057": "EditionNumber", "b058": "EditionStatement",
+    "language": "Language", "b253": "LanguageRole", "b252": "LanguageCode", "extent": "Extent",
+    "b218": "ExtentType", "b219": "ExtentValue", "b220": "ExtentUnit", "collateraldetail": "CollateralDetail",
+    "textcontent": "TextContent", "x426": "TextType", "d104": "Text", "publishingdetail": "PublishingDetail",
+    "publisher": "Publisher", "b291": "PublishingRole", "b081": "PublisherName", "b209": "CityOfPublication",
+    "publishingdate": "PublishingDate", "x448": "PublishingDateRole", "b306": "Date",
+    "productsupply": "ProductSupply", "supplydetail": "SupplyDetail", "price": "Price", "j151": "PriceAmount",
+    "j152": "CurrencyCode",
+}
 
 
 def _local(tag: object) -> str:
@@ -23,7 +41,15 @@ def _local(tag: object) -> str:
 
 
 def is_onix(root: etree._Element) -> bool:
-    return _local(root.tag) == "ONIXMessage"
+    return _local(root.tag) in ("ONIXMessage", "ONIXmessage")
+
+
+def expand_short_tags(root: etree._Element) -> None:
+    """Rename short-tag elements (`<ONIXmessage>`, `<b203>`) in place to their reference names."""
+    for element in root.iter(tag=etree.Element):
+        reference = SHORT_TAGS.get(_local(element.tag))
+        if reference is not None:
+            element.tag = etree.QName(etree.QName(element).namespace, reference).text
 
 
 def _text(element: etree._Element | None, path: str) -> str | None:
@@ -140,6 +166,8 @@ def read_product(product: etree._Element) -> HarvestedTitle | None:
 
 def read_message(root: etree._Element) -> FeedPage:
     """Every product of an ONIX message; ONIX has no pages, so `next_href` is always None."""
+    if _local(root.tag) == "ONIXmessage":
+        expand_short_tags(root)
     titles, skipped = [], 0
     for product in root.iterfind("{*}Product"):
         harvested = read_product(product)

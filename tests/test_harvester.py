@@ -67,6 +67,40 @@ def test_onix_product_maps_to_publication_with_optionals(tmp_path: Path) -> None
     assert (optionals.ISBN, optionals.pages, optionals.pub_date) == ("978-80-204-0523-0", 312, "20260115")
 
 
+SHORT_TAG_ONIX = """<?xml version="1.0" encoding="UTF-8"?>
+<ONIXmessage release="3.0" xmlns="http://ns.editeur.org/onix/3.0/short">
+  <header><x298><x299>Albatros</x299></x298><x307>20260115</x307></header>
+  <product>
+    <a001>alb.1</a001><a002>03</a002>
+    <productidentifier><b221>15</b221><b244>9788000012345</b244></productidentifier>
+    <descriptivedetail><x314>00</x314><b012>ED</b012><b333>E101</b333>
+      <titledetail><b202>01</b202><titleelement><x409>01</x409><b030>The</b030><b031>Shark in the Park</b031>
+        <b029>Left Shark's Park Lark</b029></titleelement></titledetail>
+      <contributor><b034>1</b034><b035>A01</b035><b039>Nick</b039><b040>Sharratt</b040></contributor>
+      <language><b253>01</b253><b252>eng</b252></language>
+    </descriptivedetail>
+    <publishingdetail><publisher><b291>01</b291><b081>Albatros</b081></publisher><b209>Praha</b209>
+      <publishingdate><x448>01</x448><b306>20260110</b306></publishingdate></publishingdetail>
+    <productsupply><supplydetail><j396>20</j396><price><x462>02</x462><j151>149.00</j151><j152>CZK</j152></price>
+    </supplydetail></productsupply>
+  </product>
+</ONIXmessage>
+"""
+
+
+def test_onix_short_tags_map_like_reference_tags(tmp_path: Path) -> None:
+    (tmp_path / "short.xml").write_text(SHORT_TAG_ONIX)
+    [publication] = harvest_once(make_harvest(tmp_path, str(tmp_path / "short.xml"))).publications
+    assert (publication.title, publication.price, publication.publisher) == ("The Shark in the Park", "149.00 CZK",
+                                                                              "Albatros")
+    assert [author.name for author in publication.authors] == ["Nick Sharratt"]
+    optionals = publication.optionals
+    assert (optionals.sub_title, optionals.ISBN, optionals.language) == ("Left Shark's Park Lark", "9788000012345",
+                                                                         "eng")
+    assert (optionals.is_ebook, optionals.format, optionals.pub_date, optionals.pub_place) == (
+        True, "epub", "20260110", "Praha")
+
+
 def test_feed_kind_is_recognised_without_prefix(tmp_path: Path) -> None:
     (tmp_path / "a.xml").write_bytes(opds_feed(sample_titles(2)))
     (tmp_path / "b.xml").write_bytes(onix_message(sample_titles(2, start=2)))
