@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,21 @@ def test_missing_xslt_is_reported_by_health_and_by_requests(tmp_path: Path) -> N
 
 def test_bad_xml_error_type_is_a_value_error() -> None:
     assert issubclass(BadXMLError, ValueError) and issubclass(UnsafeXMLError, ValueError)
+
+
+def test_site_stylesheet_cannot_read_from_the_network(tmp_path: Path) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        stylesheet = tmp_path / "fetching.xsl"
+        stylesheet.write_text(XSLT.replace('<xsl:param name="uuid"/>', '<xsl:param name="uuid"/><xsl:variable '
+                                           f'name="remote" select="document(\'http://127.0.0.1:{port}/x.xml\')"/>')
+                              .replace("SITE ", "<xsl:value-of select='$remote'/>"))
+        marcxml2mods.configure(HandlerContext("marcxml2mods", {"xslt": str(stylesheet)}, tmp_path, tmp_path))
+        listener.settimeout(0.2)
+
+        with pytest.raises(ValueError, match="failed on the record: .*read rights for http.* denied"):
+            convert(MARC)
+        with pytest.raises(TimeoutError):
+            listener.accept()
