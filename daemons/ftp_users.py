@@ -179,6 +179,21 @@ def locked(passwd_file: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def ensure_exists(passwd_file: Path) -> bool:
+    """Create an empty AuthUserFile (mode 0600) when there is none: ProFTPD refuses to start without it.
+
+    Returns True when the file was created now.
+    """
+    target = Path(passwd_file)
+    if target.exists():
+        return False
+    with locked(target):
+        if target.exists():
+            return False
+        write_users(target, [])
+        return True
+
+
 def load_user_settings(passwd_file: Path, username: str) -> dict[str, bool]:
     """The five import flags of a user; all True when the user has none set or is not in the file."""
     user = find_user(read_users(passwd_file), validate_username(username))

@@ -70,6 +70,11 @@ def test_add_user_writes_sha512_crypt_line_home_and_lock_file(ftp: dict[str, Pat
     assert (os.stat(home).st_uid, lock.stat().st_uid) == (2000, 2000)
 
 
+def test_configure_creates_an_empty_passwd_file_proftpd_can_start_with(ftp: dict[str, Path]) -> None:
+    assert ftp["passwd_file"].read_text() == ""
+    assert stat.S_IMODE(ftp["passwd_file"].stat().st_mode) == 0o600
+
+
 def test_passwd_file_keeps_mode_0600_after_every_change(ftp: dict[str, Path]) -> None:
     modes = []
     for message in (fm.AddUser("alice", "a"), fm.AddUser("bob", "b"), fm.ChangePassword("alice", "c"),
@@ -105,7 +110,7 @@ def test_existing_user_is_refused_and_keeps_its_password(ftp: dict[str, Path]) -
 def test_empty_password_is_refused(ftp: dict[str, Path]) -> None:
     with pytest.raises(ftp_users.FtpUserError, match="password is empty"):
         call(fm.AddUser("alice", ""))
-    assert not ftp["passwd_file"].exists() and tree(ftp["home_root"]) == []
+    assert ftp["passwd_file"].read_text() == "" and tree(ftp["home_root"]) == []
 
 
 def test_remove_user_deletes_its_line_and_home_only(ftp: dict[str, Path]) -> None:
@@ -142,7 +147,7 @@ def test_add_user_refuses_a_symlink_in_place_of_the_home(ftp: dict[str, Path], t
 
     with pytest.raises(RuntimeError, match="is not a plain directory"):
         call(fm.AddUser("alice", "a"))
-    assert list(outside.iterdir()) == [] and not ftp["passwd_file"].exists()
+    assert list(outside.iterdir()) == [] and ftp["passwd_file"].read_text() == ""
 
 
 def test_unknown_user_is_named_in_the_error(ftp: dict[str, Path]) -> None:

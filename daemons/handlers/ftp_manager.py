@@ -78,6 +78,8 @@ def configure(context: HandlerContext) -> None:
         shell=str(options.get("shell", "/bin/false")),
         password_rounds=int(options.get("password_rounds", 656000)),
     )
+    if health() is None and ftp_users.ensure_exists(_settings.passwd_file):
+        context.log.info("created the empty AuthUserFile %s (mode 0600)", _settings.passwd_file)
 
 
 def health() -> str | None:
