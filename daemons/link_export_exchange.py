@@ -17,6 +17,10 @@ from daemons.link_export_requests import PendingLink
 from daemons.link_export_store import LinkStore
 
 
+class ExchangeFolderError(OSError):
+    """A folder of the exchange cannot be created or used; the text names the option and the fix."""
+
+
 @dataclass
 class LinkExchange:
     """`outgoing_dir` gets the pending requests, `incoming_dir` brings results; `data_dir` keeps the state."""
@@ -27,8 +31,15 @@ class LinkExchange:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("edeposit.aleph_link_export"))
 
     def __post_init__(self) -> None:
-        for directory in (self.outgoing_dir, self.incoming_dir, self.data_dir):
-            directory.mkdir(parents=True, exist_ok=True)
+        for option, directory in (("outgoing_dir", self.outgoing_dir), ("incoming_dir", self.incoming_dir),
+                                  ("data_dir", self.data_dir)):
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ExchangeFolderError(
+                    f"{option} {directory}: cannot create it ({exc.strerror or exc}); create it and give the daemon's "
+                    f"user write access, or point {option} elsewhere"
+                ) from exc
         self.store = LinkStore(self.data_dir / "aleph_link_export.sqlite")
         self.rejected_dir = self.data_dir / "rejected"
 
@@ -53,6 +64,19 @@ class LinkExchange:
         """Collect Aleph's new results and hand out every undelivered one."""
         with self._exclusive():
             return self._collect_and_take()
+
+    def refresh(self) -> None:
+        """Rewrite the outgoing document from the database (at start: a lost or stale file is replaced)."""
+        with self._exclusive():
+            write_requests(self.outgoing_dir, self.store.pending())
+
+    def problems(self) -> str | None:
+        """What keeps the exchange from working (a folder that cannot be written or read), or None."""
+        for option, directory, mode in (("outgoing_dir", self.outgoing_dir, os.W_OK | os.X_OK),
+                                        ("incoming_dir", self.incoming_dir, os.R_OK | os.W_OK | os.X_OK)):
+            if not os.access(directory, mode):
+                return f"{option} {directory} is not writable by this user: fix its permissions or the option"
+        return None
 
     def pending(self) -> list[PendingLink]:
         return self.store.pending()

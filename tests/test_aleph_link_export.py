@@ -90,9 +90,9 @@ def test_pending_requests_survive_a_restart(tmp_path: Path) -> None:
     configure(data_dir)
     handler.react(REQUEST, [].append)
     (data_dir / "outgoing" / OUTGOING_NAME).unlink()
-    configure(data_dir)  # a new worker process on the same state
-    assert handler.react(handler.StatusRequest(), [].append) is None
+    configure(data_dir)  # a new worker process on the same state rewrites the document at once
     assert [r.get("session_id") for r in outgoing_records(data_dir)] == ["session-1"]
+    assert handler.react(handler.StatusRequest(), [].append) is None
     aleph_answers(data_dir, ("session-1", "OK", None))
     assert handler.react(handler.StatusRequest(), [].append).session_id == "session-1"
 
@@ -148,7 +148,7 @@ def test_result_file_with_external_entity_is_refused(data_dir: Path, tmp_path: P
 def test_bad_request_field_is_named_with_the_fix(data_dir: Path, field: str, value: object, expected: str) -> None:
     with pytest.raises(LinkRequestError, match=expected):
         handler.react(REQUEST._replace(**{field: value}), [].append)
-    assert not (data_dir / "outgoing" / OUTGOING_NAME).exists()
+    assert outgoing_records(data_dir) == []
 
 
 def test_same_folder_for_both_directions_is_refused(tmp_path: Path) -> None:
@@ -156,3 +156,15 @@ def test_same_folder_for_both_directions_is_refused(tmp_path: Path) -> None:
     with pytest.raises(handler.FolderConfigError, match="outgoing_dir and incoming_dir are both"):
         handler.configure(HandlerContext(name="aleph_link_export", options=options, data_dir=tmp_path,
                                          state_dir=tmp_path))
+
+
+def test_folder_that_cannot_be_created_is_named_with_the_fix(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    options = {"outgoing_dir": str(tmp_path / "a-file" / "out")}
+    with pytest.raises(OSError, match=r"outgoing_dir .*a-file/out: cannot create it .*give the daemon's user write"):
+        handler.configure(HandlerContext(name="aleph_link_export", options=options, data_dir=tmp_path / "d",
+                                         state_dir=tmp_path))
+
+
+def test_healthy_exchange_has_no_note(data_dir: Path) -> None:
+    assert handler.health() is None

@@ -50,6 +50,11 @@ def configure(context: HandlerContext) -> None:
             f"give Aleph's results a folder of their own"
         )
     _exchange = LinkExchange(outgoing, incoming, context.data_dir, context.log)
+    _exchange.refresh()
+
+
+def health() -> str | None:
+    return _exchange.problems() if _exchange is not None else None
 
 
 def exchange() -> LinkExchange:
