@@ -148,7 +148,7 @@ def read_body(fetched: Fetched, limits: FetchLimits, on_chunk: Callable[[int], N
     body = bytearray()
     while True:
         try:
-            chunk = fetched.response.read(CHUNK_BYTES)
+            chunk = fetched.response.read1(CHUNK_BYTES)
         except TimeoutError:
             raise DownloadError(f"{fetched.url}: the server sent nothing for timeout = {limits.timeout} s") from None
         except http.client.IncompleteRead as exc:

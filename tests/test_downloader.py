@@ -200,6 +200,23 @@ def test_download_gives_up_on_a_server_that_stalls(server, configure):
         downloader.react(downloader.Download(server.url("/stall")), [].append)
 
 
+def test_download_gives_up_on_a_server_that_trickles_past_max_seconds(server, configure):
+    def trickle(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", "1000")
+        handler.end_headers()
+        for _ in range(1000):
+            if server.release.wait(0.02):
+                return
+            handler.wfile.write(b"x")
+            handler.wfile.flush()
+
+    server.routes["/trickle"] = trickle
+    configure(allow_private_networks="true", timeout="5", max_seconds="0.3")
+    with pytest.raises(DownloadError, match=r"took longer than max_seconds = 0\.3 s"):
+        downloader.react(downloader.Download(server.url("/trickle")), [].append)
+
+
 def test_download_reports_the_http_status_of_a_missing_file(server, configure):
     configure(allow_private_networks="true")
     with pytest.raises(DownloadError, match="answered HTTP 404"):
