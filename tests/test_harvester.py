@@ -20,6 +20,7 @@ from daemons.isbn import is_valid_isbn13
 from daemons.loader import HandlerError, validate_options
 from daemons.registry import BUILTIN_DAEMONS
 from daemons.settings import DaemonSettings
+from daemons.testing import wait_for
 
 NEMCOVA = SampleTitle("Babička", "Božena Němcová", "978-80-204-0523-0", price="249.00", pages=312)
 
@@ -221,3 +222,25 @@ def test_health_names_missing_feeds(tmp_path: Path) -> None:
 
 def test_sample_isbns_are_valid() -> None:
     assert all(is_valid_isbn13(isbn13(n)) for n in (0, 1, 99, 123456))
+
+
+def test_schedule_retries_titles_the_worker_could_not_publish_yet(tmp_path: Path) -> None:
+    feed = tmp_path / "catalog.xml"
+    feed.write_bytes(opds_feed(sample_titles(3)))
+    attempts: list[object] = []
+    published: list[object] = []
+
+    def publish(value: object, routing_key: str | None = None) -> None:
+        attempts.append(value)
+        if len(attempts) == 1:
+            raise RuntimeError("the worker is not running yet")
+        published.append(value)
+
+    harvester.configure(HandlerContext(name="harvester", options={"feeds": [str(feed)], "interval": 0.05},
+                                       data_dir=tmp_path / "data", state_dir=tmp_path, publish=publish))
+    try:
+        wait_for(lambda: published, 10, what="the retried publication")
+        wait_for(lambda: len(attempts) >= 2 and harvester._harvest.sent.count() == 3, 10, what="titles marked sent")
+    finally:
+        harvester.stop()
+    assert [[p.title for p in value.publications] for value in published] == [["Kniha 0", "Kniha 1", "Kniha 2"]]
