@@ -32,12 +32,13 @@ class Conversion:
 
 def converter_environment(workdir: Path) -> dict[str, str]:
     """The environment for one ebook-convert run: private config/temp dirs, headless Qt, sandbox as root."""
-    private = {name: workdir / name for name in ("config", "tmp", "runtime")}
+    private = {name: workdir / name for name in ("config", "cache", "tmp", "runtime")}
     for path in private.values():
         path.mkdir(mode=0o700)
     env = dict(os.environ)
     env.update(
         CALIBRE_CONFIG_DIRECTORY=str(private["config"]),
+        CALIBRE_CACHE_DIRECTORY=str(private["cache"]),
         CALIBRE_TEMP_DIR=str(private["tmp"]),
         TMPDIR=str(private["tmp"]),
         XDG_RUNTIME_DIR=str(private["runtime"]),

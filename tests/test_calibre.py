@@ -63,11 +63,18 @@ def test_txt_becomes_a_valid_epub_keeping_czech_text(tmp_path: Path) -> None:
     assert list(temp_dir.iterdir()) == []
 
 
-def test_html_becomes_pdf_when_running_as_root(tmp_path: Path) -> None:
-    configure(tmp_path)
+def test_html_becomes_pdf_as_root_without_touching_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PDF output needs QtWebEngine (no sandbox as root, offscreen); calibre's caches stay private."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR", "CALIBRE_CONFIG_DIRECTORY"):
+        monkeypatch.delenv(name, raising=False)
+    temp_dir = configure(tmp_path)
     answer = calibre.react(request("html", "pdf", book_pages(2).encode("utf-8")), [].append)
     pdf = base64.b64decode(answer.b64_data)
     assert answer.format == "pdf" and pdf.startswith(b"%PDF-") and b"%%EOF" in pdf[-1024:]
+    assert list(home.iterdir()) == [] and list(temp_dir.iterdir()) == []
 
 
 def test_html_does_not_pull_in_files_from_outside_the_book(tmp_path: Path) -> None:
