@@ -1,0 +1,53 @@
+"""The docs stay true: every config key, command and daemon is documented."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from configobj import ConfigObj
+
+from daemons.registry import BUILTIN_DAEMONS
+from orchestrator.cli import build_parser
+from orchestrator.paths import packaged
+from orchestrator.tool import build_parser as tool_parser
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def spec_keys(section: dict, path: tuple[str, ...] = ()) -> set[str]:
+    keys = set()
+    for key, value in section.items():
+        if key == "__many__" and not isinstance(value, dict):
+            continue
+        if isinstance(value, dict):
+            keys |= spec_keys(value, (*path, key))
+            if key not in ("__many__", "amqp", "orchestrator", "ftp", "daemons", "ftp_monitor"):
+                keys.add(key)
+        else:
+            keys.add(key)
+    return keys
+
+
+def test_every_config_key_is_in_the_config_reference() -> None:
+    spec = ConfigObj(str(packaged("configspec.ini")), list_values=False, _inspec=True)
+    text = (DOCS / "config.rst").read_text()
+    missing = sorted(k for k in spec_keys(spec) if f"``{k}``" not in text and f"``[[[{k}]]]``" not in text)
+    assert not missing, f"undocumented config keys: {missing}"
+
+
+def test_every_command_is_in_the_command_reference() -> None:
+    text = (DOCS / "cli.rst").read_text()
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [name for name in sub.choices if not re.search(rf"``{re.escape(name)}\b", text)]
+    assert not missing, f"undocumented commands: {missing}"
+    options = [o for a in tool_parser()._actions for o in a.option_strings if o.startswith("--")]
+    assert [o for o in options if o not in text and o != "--help"] == []
+
+
+def test_every_daemon_has_a_page_in_the_index() -> None:
+    index = (DOCS / "index.rst").read_text()
+    for name in BUILTIN_DAEMONS:
+        assert (DOCS / f"{name}.rst").exists(), f"docs/{name}.rst missing"
+        assert f"   {name}\n" in index
