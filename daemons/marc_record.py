@@ -103,18 +103,22 @@ def from_marcxml(element: etree._Element) -> MarcRecord:
     return record
 
 
+def _is_marcxml_record(element: etree._Element) -> bool:
+    if _local(element.tag) != "record":
+        return False
+    namespace = etree.QName(element).namespace
+    return namespace == MARC_NS or (namespace is None and any(
+        _local(child.tag) in ("datafield", "controlfield", "leader") for child in element))
+
+
 def record_elements(root: etree._Element) -> list[tuple[str, etree._Element]]:
-    """("oai_marc" | "marcxml", element) for every record in a document, in document order."""
-    if _local(root.tag) == "oai_marc":
-        return [("oai_marc", root)]
-    if _local(root.tag) == "record" and any(_local(c.tag) in ("datafield", "controlfield", "leader") for c in root):
-        return [("marcxml", root)]
+    """("oai_marc" | "marcxml", element) for every record in a document (also when wrapped, e.g. in
+    OAI-PMH or an X-Services answer), in document order."""
     found = []
     for element in root.iter():
-        name = _local(element.tag)
-        if name == "oai_marc":
+        if _local(element.tag) == "oai_marc":
             found.append(("oai_marc", element))
-        elif name == "record" and element.getparent() is not None and _local(element.getparent().tag) == "collection":
+        elif _is_marcxml_record(element):
             found.append(("marcxml", element))
     return found
 

@@ -211,3 +211,10 @@ def test_site_stylesheet_cannot_read_from_the_network(tmp_path: Path) -> None:
             convert(MARC)
         with pytest.raises(TimeoutError):
             listener.accept()
+
+
+def test_records_wrapped_in_other_xml_are_found() -> None:
+    wrapped = (f'<OAI-PMH><GetRecord><record><metadata>{etree.tostring(to_marcxml(RECORD), encoding="unicode")}'
+               f'</metadata></record></GetRecord></OAI-PMH>')
+    [mods] = convert(wrapped)
+    assert texts(mods, "m:titleInfo/m:title") == ["Ardistan"]
