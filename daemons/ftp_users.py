@@ -65,6 +65,12 @@ class FtpUser:
     shell: str
 
     def line(self) -> str:
+        fields = {"username": self.name, "password hash": self.password_hash, "GECOS": self.gecos,
+                  "home": self.home, "shell": self.shell}
+        for what, value in fields.items():
+            if any(char in value for char in ":\n\r\0"):
+                raise PasswdFileError(f"{what} {value!r} contains ':' or a line break, which would break the "
+                                      f"AuthUserFile line; choose a value without them")
         return ":".join([self.name, self.password_hash, str(self.uid), str(self.gid), self.gecos, self.home,
                          self.shell])
 

@@ -245,6 +245,18 @@ def test_missing_passwd_directory_is_reported_by_health_and_every_request(tmp_pa
         call(fm.ListRegisteredUsers())
 
 
+def test_home_root_with_a_colon_is_refused_before_the_file_is_touched(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    passwd_file = tmp_path / "etc" / "ftpd.passwd"
+    fm.configure(HandlerContext(
+        name="ftp_manager", options={"password_rounds": FAST_ROUNDS}, data_dir=tmp_path, state_dir=tmp_path,
+        shared={"ftp": {"passwd_file": str(passwd_file), "home_root": str(tmp_path / "a:b"),
+                        "proftpd_pidfile": str(tmp_path / "pid"), "lock_filename": LOCK}}))
+    with pytest.raises(ftp_users.PasswdFileError, match=r"home '.*a:b/alice' contains ':'"):
+        call(fm.AddUser("alice", "pw"))
+    assert passwd_file.read_text() == "" and not (tmp_path / "a:b" / "alice").exists()
+
+
 def test_unknown_message_names_the_ones_it_answers(ftp: dict[str, Path]) -> None:
     with pytest.raises(fm.InvalidRequest, match="cannot answer dict: send AddUser"):
         call({"username": "alice"})
