@@ -42,6 +42,12 @@ if ! broker_answers; then
   broker_answers || { echo "error: no RabbitMQ answers on $AMQP_HOST:$AMQP_PORT" >&2; exit 1; }
 fi
 
+if [ "$mode" = test ] && command -v rabbitmq-plugins >/dev/null; then
+  # The tests make a throwaway vhost each; the management API does that in milliseconds.
+  $SUDO rabbitmq-plugins -q enable rabbitmq_management >/dev/null
+  for _ in $(seq 1 30); do timeout 2 bash -c "</dev/tcp/127.0.0.1/15672" 2>/dev/null && break; sleep 1; done
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
