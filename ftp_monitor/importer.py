@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ftp_monitor.lockfile import write_lock_file, write_user_file
+from daemons.ftp_homes import LOCK_FILE_TEXT
+from ftp_monitor.homefiles import write_user_file
 from ftp_monitor.metadata import MetadataError, parse_metadata
 from ftp_monitor.pairing import PairingRules, Planned, plan_import
 from ftp_monitor.structures import DataPair, EbookFile, ImportRequest, MetadataFile
@@ -187,13 +188,20 @@ def finish_import(prepared: PreparedImport, log: logging.Logger | None = None) -
             log.warning("%s changed after it was read for the import; left in place for the next import", seen.path)
     _remove_empty_directories(home)
     owner = home.stat()
+    writes = []
     if prepared.import_lines and prepared.settings.create_import_log:
-        _write_user_file(home / IMPORT_LOG, prepared.request.import_log, owner)
+        writes.append((home / IMPORT_LOG, prepared.request.import_log))
     if prepared.errors:
-        _write_user_file(home / ERROR_LOG, prepared.request.error_log + "\n", owner)
+        writes.append((home / ERROR_LOG, prepared.request.error_log + "\n"))
     else:
-        (home / ERROR_LOG).unlink(missing_ok=True)
-    write_lock_file(home / prepared.settings.lock_filename, owner.st_uid, owner.st_gid)
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            (home / ERROR_LOG).unlink()
+    writes.append((home / prepared.settings.lock_filename, LOCK_FILE_TEXT))
+    for path, text in writes:
+        try:
+            write_user_file(path, text.encode("utf-8"), owner.st_uid, owner.st_gid)
+        except OSError as exc:
+            log.error("cannot write %s for %s (%s); remove whatever is in its place", path, prepared.username, exc)
 
 
 def _remove_empty_directories(home: Path) -> None:
@@ -203,7 +211,3 @@ def _remove_empty_directories(home: Path) -> None:
             if not path.is_symlink():
                 with contextlib.suppress(OSError):
                     path.rmdir()  # only succeeds when empty
-
-
-def _write_user_file(path: Path, text: str, owner: os.stat_result) -> None:
-    write_user_file(path, text.encode("utf-8"), owner.st_uid, owner.st_gid)

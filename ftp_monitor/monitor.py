@@ -116,7 +116,10 @@ class Monitor:
         for message in outgoing:
             if message.after_confirm is not None:
                 self.counts["imports"] += 1
-                message.after_confirm()
+                try:
+                    message.after_confirm()
+                except Exception:  # a user's odd files must not stop the log
+                    self.log.exception("clean-up after a confirmed import failed; the files stay in place")
         self.counts["published"] += len(outgoing)
         self.tailer.commit(lines)
         self.store.save(MonitorState(self.tailer.positions(), dict(self.handler.pending_renames)))

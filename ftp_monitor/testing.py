@@ -105,11 +105,11 @@ class QueueReader:
 
 
 def monitor_settings(vhost: str, state_dir: Path, log_file: Path, home_root: Path, passwd_file: Path,
-                     **options: Any) -> DaemonSettings:
+                     exchange: str = "ftp", output_queue: str = "plone", **options: Any) -> DaemonSettings:
     """DaemonSettings of an ftp_monitor on `vhost`, as the config loader would build them."""
     return DaemonSettings(
-        name="ftp_monitor", handler="ftp_monitor.service:run", vhost=vhost, exchange="ftp", input_queue=None,
-        output_queue="plone", input_key=None, output_key="result",
+        name="ftp_monitor", handler="ftp_monitor.service:run", vhost=vhost, exchange=exchange, input_queue=None,
+        output_queue=output_queue, input_key=None, output_key="result",
         options={"log_file": str(log_file), "log_format": "edeposit", **{k: str(v) for k, v in options.items()}},
         data_dir=state_dir / "ftp_monitor", state_dir=state_dir,
         shared={"ftp": {"home_root": str(home_root), "passwd_file": str(passwd_file),
