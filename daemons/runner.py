@@ -9,12 +9,12 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 from types import ModuleType
+from typing import Any
 
 from daemons.loader import import_handler, load_handler
 from daemons.settings import AMQPSettings, DaemonSettings
-from daemons.worker import Worker
+from daemons.worker import SessionLost, Worker
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
 EXIT_WITH_PARENT_ENV = "EDEPOSIT_AMQPD_EXIT_WITH_PARENT"
@@ -45,7 +45,7 @@ class LatePublisher:
 
     def __call__(self, value: Any, routing_key: str | None = None) -> None:
         if self.target is None:
-            raise RuntimeError("the worker is not running yet")
+            raise SessionLost("the worker is not connected yet")
         self.target(value, routing_key)
 
 
@@ -84,4 +84,9 @@ def run(settings: DaemonSettings, amqp: AMQPSettings) -> int:
     publisher.target = worker.publish
     worker.install_signal_handlers()
     log.info("starting %s (%s, %d structures)", settings.name, settings.handler, len(handler.registry))
-    return worker.run()
+    try:
+        return worker.run()
+    finally:
+        shutdown = getattr(handler.module, "shutdown", None)
+        if shutdown is not None:
+            shutdown()

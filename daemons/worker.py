@@ -54,6 +54,10 @@ class SessionLost(Exception):
     """The connection a message came on is gone; the broker will redeliver the message."""
 
 
+class ConsumerCancelled(ConnectionError):
+    """The broker cancelled our consumer (e.g. the queue was deleted); reconnecting declares it again."""
+
+
 class MissingUUIDError(ValueError):
     """The request carried no UUID header, so no client can match the answer."""
 
@@ -223,6 +227,8 @@ class Worker:
                 session.channel.basic_cancel(consumer_tag)
             if draining and self._idle():
                 return
+            if not draining and consumer_tag not in session.channel.consumer_tags:
+                raise ConsumerCancelled(f"the broker cancelled the consumer of {self.settings.input_queue!r}")
 
     def _on_message(self, session: Session, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
         with self._outstanding_lock:

@@ -7,9 +7,10 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pika
 import pytest
 
-from daemons.testing import WorkerProcess, publish, queue_state, read_messages, wait_for, write_config
+from daemons.testing import BROKER, WorkerProcess, publish, queue_state, read_messages, wait_for, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -141,3 +142,20 @@ def test_heartbeats_flow_while_a_handler_runs_longer_than_the_heartbeat_timeout(
         worker.stop()
     assert properties.headers["UUID"] == "long"
     assert "reconnect" not in worker.log(), "the connection must not have been dropped"
+
+
+def test_worker_declares_its_queue_again_when_it_is_deleted(tmp_path: Path, vhost: str) -> None:
+    config = make_config(tmp_path, vhost)
+    worker = WorkerProcess(config, "core", tmp_path / "worker.log")
+    try:
+        worker.wait_consuming()
+        connection = pika.BlockingConnection(BROKER.parameters(vhost))
+        connection.channel().queue_delete("core_in")
+        connection.close()
+        wait_for(lambda: "cancelled the consumer of 'core_in'" in worker.log(), what="the cancel to be noticed")
+        wait_for(lambda: queue_state(vhost, "core_in")[1] == 1, what="the queue to be declared and consumed again")
+        publish(vhost, "core", "request", b'{"text": "again", "__nt_name": "Ping"}', {"UUID": "re"})
+        [(_, properties, _)] = read_messages(vhost, "core_out", 1)
+    finally:
+        worker.stop()
+    assert properties.headers["UUID"] == "re"
