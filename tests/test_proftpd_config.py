@@ -108,3 +108,20 @@ def test_server_refuses_a_home_root_users_cannot_enter(tmp_path: Path) -> None:
     with pytest.raises(ProFTPDUnavailable, match=r"FTP users cannot enter; use `with tests.proftpd_server.ftp_home"):
         with proftpd_server(tmp_path, tmp_path / "x.log", tmp_path / "p", locked / "homes"):
             pass
+
+
+def test_printed_lines_pass_proftpd_syntax_check_inside_debians_stock_config(tmp_path: Path) -> None:
+    stock = Path("/etc/proftpd/proftpd.conf")
+    assert stock.exists(), "proftpd-basic is not installed: apt-get install proftpd-basic"
+    passwd_file = tmp_path / "ftpd.passwd"
+    passwd_file.touch(mode=0o600)
+    snippet = tmp_path / "edeposit.conf"
+    snippet.write_text(render({"log_file": str(tmp_path / "ext.log"), "log_format": "edeposit"},
+                              {**FTP, "passwd_file": str(passwd_file), "proftpd_pidfile": str(tmp_path / "p.pid")}))
+    config = tmp_path / "proftpd.conf"
+    config.write_text(stock.read_text().replace("Include /etc/proftpd/conf.d/", f"Include {snippet}"))
+
+    result = subprocess.run(["proftpd", "-t", "-c", str(config)], capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Include {snippet}" in config.read_text()
