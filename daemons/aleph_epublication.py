@@ -46,6 +46,7 @@ def split_name(heading: str, title: str | None = None) -> dict[str, str]:
 
 
 def authors_of(record: MarcRecord) -> list[dict[str, str]]:
+    """Main and added personal names (100, 700), in record order."""
     return [split_name(f.first("a") or "", f.first("c")) for f in record.datafields("100", "700") if f.first("a")]
 
 

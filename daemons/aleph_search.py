@@ -46,10 +46,12 @@ def search_terms(query: Any) -> tuple[str, str, str, bool]:
 
 
 def is_document_query(query: Any) -> bool:
+    """DocumentQuery goes to find_doc instead of find/present."""
     return type(query).__name__ == "DocumentQuery"
 
 
 def document(client: XServices, query: Any) -> PresentedRecord | None:
+    """The record a DocumentQuery names, or None when Aleph does not have it."""
     doc_id = str(query.doc_id).strip()
     if not doc_id:
         raise BadQueryError("DocumentQuery: doc_id is empty; give an Aleph document number such as '000652691'")
@@ -72,6 +74,7 @@ def search(client: XServices, query: Any, batch: int = PRESENT_LIMIT) -> Iterato
 
 
 def count(client: XServices, query: Any) -> int:
+    """Hits of a query without downloading any record."""
     if is_document_query(query):
         return int(document(client, query) is not None)
     field, phrase, base, adjacent = search_terms(query)

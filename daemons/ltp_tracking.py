@@ -25,6 +25,7 @@ class PackageStatus:
 
 
 def markers(export_dir: Path, package_id: str) -> tuple[Path, Path]:
+    """(ok marker, error marker) of a package."""
     return export_dir / f"{package_id}{OK_SUFFIX}", export_dir / f"{package_id}{ERROR_SUFFIX}"
 
 
@@ -35,6 +36,7 @@ def clear_markers(export_dir: Path, package_id: str) -> None:
 
 
 def package_status(export_dir: Path, package_id: str) -> PackageStatus:
+    """An error marker wins over an ok marker: a refusal must not be hidden by an older success."""
     ok, error = markers(export_dir, package_id)
     if error.exists():
         text = error.read_text(encoding="utf-8", errors="replace")[:MAX_ERROR_CHARS].strip()

@@ -72,6 +72,7 @@ def configure(context: HandlerContext) -> None:
 
 
 def health() -> str | None:
+    """A note for `status` when searches cannot work for lack of the server's URL."""
     if not _settings.get("url"):
         return ("aleph: option `url` is not set, searches and counts fail: add `url = http://<aleph server>` "
                 "under [daemons] [[aleph]] [[[options]]]")
@@ -93,10 +94,12 @@ def _client(purpose: str) -> XServices:
 
 
 def to_epublication(fields: dict[str, Any]) -> EPublication:
+    """The wire structure from the plain fields the parser returns."""
     return EPublication(**{**fields, "autori": [Author(**author) for author in fields["autori"]]})
 
 
 def to_aleph_record(base: str, presented: PresentedRecord, library: str) -> AlephRecord:
+    """One presented OAI-MARC record as the old clients know it: raw XML plus what was read out of it."""
     record = from_oai_marc(presented.oai_marc)
     return AlephRecord(
         base=base,
@@ -130,6 +133,7 @@ def _export(request: ExportRequest) -> ExportResult:
 
 
 def react(message: Any, send_back: Any) -> Any:
+    """Answer one request; errors name what is wrong (option, query, field) and how to fix it."""
     if isinstance(message, ISBNValidationRequest):
         return ISBNValidationResult(is_valid_isbn(message.ISBN))
     if isinstance(message, SearchRequest):

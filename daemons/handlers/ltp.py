@@ -50,6 +50,7 @@ def _export_dir() -> Path:
 
 
 def health() -> str | None:
+    """A note for `status` when the export folder cannot be created or written."""
     export_dir = _export_dir()
     try:
         export_dir.mkdir(parents=True, exist_ok=True)
@@ -79,6 +80,7 @@ def _decode(b64_data: object) -> bytes:
 
 
 def title_ids(record: MarcRecord, book_uuid: str, urn_nbn: str) -> list[tuple[str, str]]:
+    """Every identifier of the title that info.xml lists, as (type, value)."""
     ids = [("uuid", book_uuid)] + ([("urnnbn", urn_nbn)] if urn_nbn else [])
     ids += [("isbn", extract_isbn(v)) for v in record.values("020", "a")]
     ids += [("ccnb", clean(v)) for v in record.values("015", "a")]
@@ -86,6 +88,7 @@ def title_ids(record: MarcRecord, book_uuid: str, urn_nbn: str) -> list[tuple[st
 
 
 def export(message: ExportRequest) -> bool:
+    """Check every input first, then build the package; nothing is left behind when anything fails."""
     book_id = package_id(message.book_uuid)
     name = data_file_name(message.filename)
     marc_xml = _text_field(message, "aleph_record", required=True)
@@ -104,12 +107,14 @@ def export(message: ExportRequest) -> bool:
 
 
 def track(message: TrackingRequest) -> TrackingResponse:
+    """The preservation system's verdict on the book's package, read from its markers."""
     book_id = package_id(message.book_uuid)
     status = package_status(_export_dir(), book_id)
     return TrackingResponse(book_id, status.exported, status.error)
 
 
 def react(message: Any, send_back: Any) -> Any:
+    """Answer one ExportRequest or TrackingRequest."""
     if isinstance(message, ExportRequest):
         return export(message)
     if isinstance(message, TrackingRequest):

@@ -33,6 +33,7 @@ def configure(context: HandlerContext) -> None:
 
 
 def health() -> str | None:
+    """The configured stylesheet's problem, if it could not be loaded."""
     return _state["problem"]
 
 
@@ -44,6 +45,7 @@ def _text(message: ConversionRequest, name: str) -> str | None:
 
 
 def react(message: Any, send_back: Any) -> Any:
+    """One MODS document per record of the request's MARC XML."""
     if not isinstance(message, ConversionRequest):
         raise TypeError(f"marcxml2mods cannot handle {type(message).__name__}; send a ConversionRequest")
     if _state["problem"]:
