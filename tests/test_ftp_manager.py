@@ -227,6 +227,28 @@ def test_concurrent_writers_lose_no_user(ftp: dict[str, Path]) -> None:
     assert sorted(call(fm.ListRegisteredUsers()).users) == names
 
 
+def test_readers_never_see_a_half_written_passwd_file(ftp: dict[str, Path]) -> None:
+    for name in ("alice", "bob", "carol"):
+        call(fm.AddUser(name, "pw"))
+    seen: list[int] = []
+    done = threading.Event()
+
+    def read_while_writing() -> None:
+        while not done.is_set():
+            seen.append(len(ftp_users.read_users(ftp["passwd_file"])))
+
+    reader = threading.Thread(target=read_while_writing)
+    reader.start()
+    try:
+        for round_number in range(100):
+            call(fm.SetUserSettings("bob", round_number % 2 == 0, True, False, True, True))
+    finally:
+        done.set()
+        reader.join()
+
+    assert len(seen) > 0 and set(seen) == {3}
+
+
 def test_malformed_passwd_line_is_named_with_file_and_line(ftp: dict[str, Path]) -> None:
     ftp["passwd_file"].write_text("alice:x:2000:2000::/h/alice:/bin/false\nbroken line\n")
     with pytest.raises(ftp_users.PasswdFileError, match=r"ftpd.passwd, line 2: expected 7 fields"):
