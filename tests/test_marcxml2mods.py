@@ -11,7 +11,7 @@ from lxml import etree
 from daemons.context import HandlerContext
 from daemons.handlers import marcxml2mods
 from daemons.marc_record import MARC_NS, DataField, MarcRecord, from_oai_marc, to_marcxml
-from daemons.marc_xml import BadXMLError, UnsafeXMLError, parse_xml
+from daemons.marc_xml import UnsafeXMLError, parse_xml
 from tests.aleph_stand_in import oai_marc
 
 NS = {"m": "http://www.loc.gov/mods/v3"}
@@ -189,10 +189,6 @@ def test_missing_xslt_is_reported_by_health_and_by_requests(tmp_path: Path) -> N
     assert f"xslt = '{missing}' cannot be read" in marcxml2mods.health()
     with pytest.raises(ValueError, match="remove the option to use the built-in mapping"):
         convert(MARC)
-
-
-def test_bad_xml_error_type_is_a_value_error() -> None:
-    assert issubclass(BadXMLError, ValueError) and issubclass(UnsafeXMLError, ValueError)
 
 
 def test_site_stylesheet_cannot_read_from_the_network(tmp_path: Path) -> None:
