@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 TAIL_BYTES = 64 * 1024
-_EXIT_LINE = re.compile(r"(?:exited|stopped): (?P<process>\S+) \((?P<how>[^;)]*(?:\([^)]*\))?)")
+_EXIT_LINE = re.compile(r"(?:exited|stopped): (?P<process>\S+) \((?P<how>[^;()]*(?:\([^)]*\))?)")
 
 
 def read_since(path: Path | str, offset: int = 0, limit: int = TAIL_BYTES) -> str:

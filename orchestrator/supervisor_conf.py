@@ -57,6 +57,11 @@ def _escape(value: Any) -> str:
     return str(value).replace("%", "%%")
 
 
+def _escape_logfile(value: Any) -> str:
+    """Note: supervisord expands a program's log file name twice, so its % must be doubled twice."""
+    return _escape(_escape(value))
+
+
 def _command(argv: list[str]) -> str:
     return _escape(shlex.join(argv))
 
@@ -84,7 +89,7 @@ def _program(config: Config, files: MasterFiles, settings: DaemonSettings) -> st
         "stopasgroup": "true",
         "killasgroup": "true",
         "redirect_stderr": "true",
-        "stdout_logfile": _escape(log) + ("%(process_num)d.log" if many else ".log"),
+        "stdout_logfile": _escape_logfile(log) + ("%(process_num)d.log" if many else ".log"),
         "stdout_logfile_maxbytes": orch.log_max_bytes,
         "stdout_logfile_backups": orch.log_backups,
         "environment": ",".join(f'{key}="{value}"' for key, value in environment.items()),
@@ -126,7 +131,7 @@ def render(config: Config, files: MasterFiles | None = None) -> str:
             "startsecs": 0,
             "stopasgroup": "true",
             "stdout_logfile": "NONE",
-            "stderr_logfile": _escape(files.listener_log),
+            "stderr_logfile": _escape_logfile(files.listener_log),
             "stderr_logfile_maxbytes": orch.log_max_bytes,
             "stderr_logfile_backups": orch.log_backups,
             "environment": f'PYTHONUNBUFFERED="1",{EXIT_WITH_PARENT_ENV}="1"',

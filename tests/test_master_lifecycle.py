@@ -1,0 +1,258 @@
+"""End to end: the master (real supervisord) runs real workers against the real broker.
+
+Each test starts its own master in its own throwaway vhost and state_dir and leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemons.client import RPCClient
+from daemons.testing import BROKER, wait_for, write_config
+from daemons.wire import StructureRegistry
+from orchestrator import cli
+from orchestrator.config import load
+from orchestrator.control import MasterClient, MasterFiles, pid_alive
+from tests.handlers import master_echo
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def echo_daemon(number: int, **extra: Any) -> dict[str, Any]:
+    return {"handler": "tests.handlers.master_echo:react", "exchange": f"echo{number}",
+            "input_queue": f"in{number}", "output_queue": f"out{number}", **extra}
+
+
+class Master:
+    """One test's master: its config, CLI calls in this process, and what it spawned."""
+
+    def __init__(self, config: Path, capture: pytest.CaptureFixture[str]) -> None:
+        self.config = config
+        self.capture = capture
+        self.files = MasterFiles.for_config(load(config))
+        self.client = MasterClient(self.files)
+        self.seen_pids: set[int] = set()
+
+    def run(self, *args: str) -> tuple[int, str, str]:
+        """`edeposit-amqpd -c CONFIG ARGS...`: exit code, stdout, stderr."""
+        self.capture.readouterr()
+        code = cli.main(["-c", str(self.config), *args])
+        out, err = self.capture.readouterr()
+        return code, out, err
+
+    def status(self, *names: str) -> tuple[int, dict[str, dict[str, Any]]]:
+        import json
+
+        code, out, _ = self.run("status", "--json", *names)
+        rows = {row["name"]: row for row in json.loads(out)}
+        for row in rows.values():
+            self.seen_pids.update(row["pids"])
+        return code, rows
+
+    def pids(self, name: str) -> list[int]:
+        return self.status(name)[1][name]["pids"]
+
+    def process_pids(self) -> set[int]:
+        """Every process the master runs right now, the event listener included."""
+        pids = {info["pid"] for info in self.client.processes() if info["pid"]}
+        self.seen_pids |= pids
+        return pids
+
+    def cleanup(self) -> None:
+        if self.client.is_running():
+            self.process_pids()
+            cli.main(["-c", str(self.config), "stop-all"])
+        master_pid = self.files.master_pid()
+        leftovers = [pid for pid in self.seen_pids | {master_pid or 0} if pid and pid_alive(pid)]
+        for pid in leftovers:
+            os.kill(pid, signal.SIGKILL)
+        assert not leftovers, f"processes left running after the test: {leftovers}"
+
+
+@pytest.fixture
+def make_master(vhost: str, state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                capfd: pytest.CaptureFixture[str]) -> Iterator[Any]:
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the children import tests.handlers
+    masters: list[Master] = []
+
+    def make(daemons: dict[str, dict[str, Any]], extra: str = "startsecs = 1") -> Master:
+        config = write_config(tmp_path / "amqpd.ini", vhost, state_dir, daemons, extra=extra)
+        master = Master(config, capfd)
+        masters.append(master)
+        return master
+
+    yield make
+    for master in masters:
+        master.cleanup()
+
+
+def echo_call(vhost: str, number: int, text: str) -> Any:
+    registry = StructureRegistry.from_modules([master_echo])
+    with RPCClient(BROKER, vhost, f"echo{number}", registry=registry) as client:
+        return client.call(master_echo.Ping(text), timeout=15)
+
+
+def tcp_listening_inodes() -> set[str]:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as handle:
+            for line in handle.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A":  # LISTEN
+                    inodes.add(fields[9])
+    return inodes
+
+
+def socket_inodes(pid: int) -> set[str]:
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        target = os.readlink(fd)
+        if target.startswith("socket:["):
+            found.add(target[len("socket:["):-1])
+    return found
+
+
+def test_start_all_serves_every_daemon_and_stop_all_leaves_nothing(make_master: Any, vhost: str) -> None:
+    master = make_master({"one": echo_daemon(1), "two": echo_daemon(2, processes=2)})
+    code, out, _ = master.run("start-all")
+    assert code == 0, out
+    assert "RUNNING" in out
+
+    code, rows = master.status()
+    assert code == 0
+    assert [rows[n]["state"] for n in ("one", "two")] == ["RUNNING", "RUNNING"]
+    assert len(rows["two"]["pids"]) == 2
+    wait_for(lambda: [r["consumers"] for r in master.status()[1].values()] == [1, 2], what="every worker to consume")
+    assert echo_call(vhost, 2, "hello") == master_echo.Ping("hello")
+
+    before = master.process_pids()
+    code, out, _ = master.run("start-all")
+    assert code == 0 and "already running" in out
+    assert master.process_pids() == before
+
+    mode = master.files.socket.stat().st_mode
+    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o700
+    master_pid = master.files.master_pid()
+    assert master_pid is not None
+    assert not socket_inodes(master_pid) & tcp_listening_inodes(), "supervisord must not listen on TCP"
+
+    code, out, _ = master.run("stop-all")
+    assert code == 0, out
+    wait_for(lambda: not any(pid_alive(pid) for pid in before | {master_pid}), timeout=10, what="every process to end")
+    code, rows = master.status()
+    assert code == 3
+    assert {row["state"] for row in rows.values()} == {"STOPPED"}
+
+
+def test_killed_worker_is_respawned_counted_and_serves_again(make_master: Any, vhost: str) -> None:
+    master = make_master({"one": echo_daemon(1)})
+    assert master.run("start-all")[0] == 0
+    [old_pid] = master.pids("one")
+    os.kill(old_pid, signal.SIGKILL)
+
+    def respawned() -> dict[str, Any] | None:
+        row = master.status("one")[1]["one"]
+        return row if row["state"] == "RUNNING" and row["pid"] not in (None, old_pid) else None
+
+    row = wait_for(respawned, timeout=20, what="a new worker")
+    assert row["restarts"] >= 1
+    assert row["exit_status"] == -1
+    assert row["last_error"] == "terminated by SIGKILL"
+    assert echo_call(vhost, 1, "again") == master_echo.Ping("again")
+
+    code, shown, _ = master.run("tail", "one", "-n", "5")
+    assert code == 0
+    assert f"[{row['pid']}]" in shown and len(shown.splitlines()) == 5
+
+
+def test_restart_and_stop_act_on_one_daemon_only(make_master: Any) -> None:
+    master = make_master({"one": echo_daemon(1), "two": echo_daemon(2)})
+    assert master.run("start-all")[0] == 0
+    one, two = master.pids("one"), master.pids("two")
+
+    code, out, _ = master.run("restart", "one")
+    assert code == 0, out
+    assert master.pids("one") != one and master.pids("two") == two
+
+    assert master.run("stop", "one")[0] == 0
+    code, rows = master.status()
+    assert code == 3
+    assert rows["one"]["state"] == "STOPPED" and rows["two"]["pids"] == two
+
+    assert master.run("start", "one")[0] == 0
+    assert master.status()[0] == 0 and master.pids("two") == two
+
+
+def test_handler_failing_on_import_ends_fatal_with_its_exception_while_others_run(make_master: Any) -> None:
+    master = make_master({"broken": {**echo_daemon(1), "handler": "tests.handlers.master_broken:react"},
+                          "fine": echo_daemon(2)}, extra="")  # default startsecs and startretries
+    code, _, err = master.run("start-all")
+    assert code == 1 and "broken" in err
+    code, rows = master.status()
+    assert code == 3
+    assert rows["broken"]["state"] == "FATAL"
+    assert rows["broken"]["last_error"] == (
+        "ImportError: master_broken needs the library 'no_such_backend': pip install no_such_backend")
+    assert rows["fine"]["state"] == "RUNNING" and rows["fine"]["consumers"] == 1
+
+
+def test_crash_loop_is_stopped_as_fatal_and_start_clears_it(make_master: Any, tmp_path: Path) -> None:
+    crash_file = tmp_path / "refuse"
+    crash_file.touch()
+    flaky = {**echo_daemon(1), "handler": "tests.handlers.master_flaky:react", "options": {"crash_file": crash_file}}
+    # startsecs = 0: each start counts as successful, so only the crash-loop guard can stop it.
+    master = make_master({"flaky": flaky, "fine": echo_daemon(2)},
+                         extra="startsecs = 0\ncrash_limit = 3\ncrash_window = 60")
+    master.run("start-all")  # with startsecs = 0 it may report RUNNING before the first crash
+
+    row = wait_for(lambda: (r := master.status("flaky")[1]["flaky"])["state"] == "FATAL" and r, what="FATAL")
+    assert "crashing 3 times within 60 s" in row["last_error"]
+    assert f"RuntimeError: back end refused to start ({crash_file} exists)" in row["last_error"]
+    assert row["pid"] is None
+    states = {info["statename"] for info in master.client.processes() if info["group"] == "flaky"}
+    assert states == {"STOPPED"}, "supervisord must not be restarting it any more"
+
+    crash_file.unlink()
+    code, out, _ = master.run("start", "flaky")
+    assert code == 0, out
+    code, rows = master.status()
+    assert code == 0 and rows["flaky"]["state"] == "RUNNING"
+
+
+def test_master_killed_with_sigkill_leaves_no_child(make_master: Any) -> None:
+    master = make_master({"one": echo_daemon(1), "two": echo_daemon(2, processes=2)})
+    assert master.run("start-all")[0] == 0
+    children = master.process_pids()
+    assert len(children) == 4  # three workers and the event listener
+    os.kill(master.client.pid(), signal.SIGKILL)
+    wait_for(lambda: not any(pid_alive(pid) for pid in children), timeout=10, what="the children to exit")
+    assert master.status()[0] == 3
+
+
+def test_reload_restarts_only_the_daemon_whose_settings_changed(make_master: Any, vhost: str) -> None:
+    master = make_master({"one": echo_daemon(1), "two": echo_daemon(2), "three": echo_daemon(3)})
+    assert master.run("start-all")[0] == 0
+    one, two = master.pids("one"), master.pids("two")
+    three = master.pids("three")
+
+    make_master({"one": echo_daemon(1), "two": echo_daemon(2, prefetch=4), "four": echo_daemon(4)})
+    code, out, _ = master.run("reload")
+    assert code == 0, out
+    assert "added: four" in out and "restarted: two" in out and "removed: three" in out
+
+    code, rows = master.status()
+    assert code == 0
+    assert rows["one"]["pids"] == one
+    assert rows["two"]["pids"] != two and rows["two"]["state"] == "RUNNING"
+    assert rows["four"]["state"] == "RUNNING"
+    assert "three" not in {info["group"] for info in master.client.processes()}
+    assert not any(pid_alive(pid) for pid in three + two)
+    assert echo_call(vhost, 4, "new") == master_echo.Ping("new")
