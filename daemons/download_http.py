@@ -73,17 +73,11 @@ def open_connection(url: str, limits: FetchLimits) -> tuple[http.client.HTTPConn
 
 @dataclass
 class Fetched:
-    """The final response after redirects, with the URL it came from."""
+    """The final response after redirects, with the URL it came from and its announced body size."""
 
     url: str
     response: http.client.HTTPResponse
-
-    @property
-    def content_length(self) -> int | None:
-        value = self.response.getheader("Content-Length")
-        if value is None or not value.strip().isdigit():
-            return None
-        return int(value)
+    content_length: int | None  # None when chunked or delimited by closing the connection
 
     def headers(self) -> dict[str, str]:
         merged: dict[str, str] = {}
@@ -115,7 +109,8 @@ def send(url: str, limits: FetchLimits, method: str) -> tuple[http.client.HTTPCo
             current = urljoin(current, location.strip())
             check_url(current)
             continue
-        return connection, Fetched(current, response)
+        length = None if response.chunked else response.length
+        return connection, Fetched(current, response, length)
     raise DownloadError(f"{url}: more than max_redirects = {limits.max_redirects} redirects")
 
 

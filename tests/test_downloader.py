@@ -134,6 +134,13 @@ def test_download_refuses_loopback_by_default_without_connecting(server, configu
     assert hits == []
 
 
+def test_download_checks_the_address_a_host_name_resolves_to(server, configure):
+    server.routes["/secret"] = send_bytes(b"secret")
+    configure()
+    with pytest.raises(URLRefused, match=r"host 'localhost' refused: .*loopback address"):
+        downloader.react(downloader.Download(server.url("/secret").replace("127.0.0.1", "localhost")), [].append)
+
+
 def test_download_refuses_a_redirect_to_a_loopback_address():
     allowed = LocalServer("127.0.0.2")
     target = LocalServer("127.0.0.1")

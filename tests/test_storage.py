@@ -6,6 +6,8 @@ import base64
 import hashlib
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -131,6 +133,14 @@ def test_a_metadata_only_save_keeps_the_file_of_the_replaced_record(data_dir):
     assert base64.b64decode(search(publication(uuid="m"))[0].b64_data) == b"kept"
 
 
+def test_making_a_publication_private_moves_its_file_out_of_the_public_tree(data_dir):
+    public = save(publication(uuid="p", filename="p.pdf", is_public=True, b64_data=b64(b"was public")))
+    private = save(publication(uuid="p", filename="p.pdf", is_public=False, b64_data=b64(b"was public")))
+    assert not Path(public.file_pointer).exists()
+    assert Path(private.file_pointer).is_relative_to(data_dir / "private") and private.url is None
+    assert [p for p in (data_dir / "public").rglob("*") if p.is_file()] == []
+
+
 def test_the_same_content_is_stored_once_and_stays_while_any_record_uses_it(data_dir):
     a = save(publication(uuid="x", filename="a.txt", b64_data=b64(b"shared")))
     b = save(publication(uuid="y", filename="b.txt", b64_data=b64(b"shared")))
@@ -240,3 +250,28 @@ def test_a_file_removed_by_hand_is_reported_by_name(data_dir):
     with pytest.raises(RuntimeError, match=r"the file of publication uuid='gone' is missing: .*restore it"):
         search(publication(uuid="gone"))
     assert search(publication(uuid="gone"), light=True)[0].uuid == "gone"
+
+
+SAVER = """
+import base64, sys
+from pathlib import Path
+from daemons.context import HandlerContext
+from daemons.handlers import storage
+storage.configure(HandlerContext("storage", {}, Path(sys.argv[1]), Path(sys.argv[1])))
+empty = storage.Publication(*[None] * 15)
+for n in range(40):
+    content = base64.b64encode(f"{sys.argv[2]} {n}".encode()).decode()
+    storage.react(storage.SaveRequest(empty._replace(uuid=f"{sys.argv[2]}-{n}", filename="f.txt", b64_data=content)),
+                  None)
+"""
+
+
+def test_worker_processes_sharing_a_data_dir_save_without_losing_records(configure, tmp_path):
+    shared = tmp_path / "shared"
+    savers = [subprocess.Popen([sys.executable, "-c", SAVER, str(shared), name], cwd=Path(__file__).parents[1])
+              for name in ("first", "second", "third")]
+    assert [saver.wait(60) for saver in savers] == [0, 0, 0]
+    configure(data_dir=str(shared))
+    records = search(EMPTY_PUBLICATION)
+    assert len(records) == 120
+    assert all(base64.b64decode(r.b64_data).decode() == r.uuid.replace("-", " ") for r in records)
