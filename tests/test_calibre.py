@@ -126,7 +126,7 @@ def processes_using(path: Path) -> list[str]:
 def test_time_limit_stops_the_converter_and_all_its_helpers(tmp_path: Path) -> None:
     temp_dir = configure(tmp_path, timeout=3)
     with pytest.raises(calibre.ConversionTimeout, match="did not finish within 3 s"):
-        calibre.react(request("html", "pdf", book_pages(100).encode("utf-8")), [].append)
+        calibre.react(request("html", "pdf", book_pages(1000).encode("utf-8")), [].append)
     wait_for(lambda: processes_using(temp_dir) == [], timeout=10, what="the killed converter's processes to go")
     assert list(temp_dir.iterdir()) == []
 
