@@ -32,7 +32,8 @@ def routing_key_for(incoming_key: str, input_key: str | None, output_key: str) -
     return output_key
 
 
-def _properties(content_type: str, headers: dict[str, Any], kind: str, correlation_id: str | None) -> pika.BasicProperties:
+def _properties(content_type: str, headers: dict[str, Any], kind: str,
+                correlation_id: str | None) -> pika.BasicProperties:
     return pika.BasicProperties(
         content_type=content_type,
         delivery_mode=PERSISTENT,

@@ -61,7 +61,9 @@ class StructureRegistry:
             ) from None
         unknown = set(fields) - set(cls._fields)
         if unknown:
-            raise ValueError(f"{name}: unknown field(s) {', '.join(sorted(unknown))}; fields are {', '.join(cls._fields)}")
+            raise ValueError(
+                f"{name}: unknown field(s) {', '.join(sorted(unknown))}; fields are {', '.join(cls._fields)}"
+            )
         missing = [f for f in cls._fields if f not in fields and f not in cls._field_defaults]
         if missing:
             raise ValueError(f"{name}: missing field(s) {', '.join(missing)}")

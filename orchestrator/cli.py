@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="edeposit-amqpd",
         description="Run the edeposit AMQP daemons from one config file.",
     )
-    parser.add_argument("-c", "--config", help="INI file (default: $EDEPOSIT_AMQPD_CONFIG, /etc/edeposit/amqpd.ini, built-in)")
+    parser.add_argument("-c", "--config",
+                        help="INI file (default: $EDEPOSIT_AMQPD_CONFIG, /etc/edeposit/amqpd.ini, built-in)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
