@@ -141,6 +141,14 @@ def test_making_a_publication_private_moves_its_file_out_of_the_public_tree(data
     assert [p for p in (data_dir / "public").rglob("*") if p.is_file()] == []
 
 
+def test_a_metadata_only_save_that_makes_a_publication_private_moves_its_file_too(data_dir):
+    public = save(publication(uuid="q", filename="q.pdf", is_public=True, b64_data=b64(b"secret soon")))
+    private = save(publication(uuid="q", filename="q.pdf", is_public=False))
+    assert private.url is None and not Path(public.file_pointer).exists()
+    assert Path(private.file_pointer).read_bytes() == b"secret soon"
+    assert Path(private.file_pointer).is_relative_to(data_dir / "private")
+
+
 def test_the_same_content_is_stored_once_and_stays_while_any_record_uses_it(data_dir):
     a = save(publication(uuid="x", filename="a.txt", b64_data=b64(b"shared")))
     b = save(publication(uuid="y", filename="b.txt", b64_data=b64(b"shared")))

@@ -112,12 +112,15 @@ class Storage:
             earlier = []
             if values["uuid"] is not None and values["filename"] is not None:
                 earlier = self.catalog.find("publications", {"uuid": values["uuid"], "filename": values["filename"]})
+            directory = self.public_dir if values["is_public"] else self.private_dir
+            kept = earlier[-1]["file_path"] if earlier and data is None else None
+            if kept is not None and not (self.root / kept).is_relative_to(directory):
+                data = self._read_bytes(kept, f"publication uuid={values['uuid']!r}")  # is_public changed: move it
             if data is not None:
-                directory = self.public_dir if values["is_public"] else self.private_dir
                 path = store_content(directory, data, safe_suffix(values["filename"]))
                 values.update(sha256=digest_of(data), file_path=self.relative(path))
-            elif earlier:
-                values.update(sha256=earlier[-1]["sha256"], file_path=earlier[-1]["file_path"])
+            elif kept is not None:
+                values.update(sha256=earlier[-1]["sha256"], file_path=kept)
             for row in earlier:
                 self.catalog.delete("publications", row["id"])
             row_id = self.catalog.insert("publications", values)
@@ -249,15 +252,18 @@ class Storage:
         return conditions
 
     # -- files -------------------------------------------------------------------------------------
-    def _read(self, relative: str | None, what: str) -> str | None:
-        if relative is None:
-            return None
+    def _read_bytes(self, relative: str, what: str) -> bytes:
         path = self.root / relative
         try:
-            return base64.b64encode(path.read_bytes()).decode("ascii")
+            return path.read_bytes()
         except FileNotFoundError:
             raise StorageError(f"the file of {what} is missing: {path}; restore it from a backup or save the "
                                f"record again") from None
+
+    def _read(self, relative: str | None, what: str) -> str | None:
+        if relative is None:
+            return None
+        return base64.b64encode(self._read_bytes(relative, what)).decode("ascii")
 
     def _remove_unreferenced(self, table: str, column: str, relative: str | None) -> None:
         if relative is not None and not self.catalog.is_referenced(table, column, relative):
