@@ -44,7 +44,7 @@ progress_bytes = integer(min=1, default=1048576)
 HEAD_NOT_SUPPORTED = frozenset({405, 501})
 
 
-class Settings:
+class DownloaderSettings:
     """The daemon's validated options, turned into what a fetch needs."""
 
     def __init__(self, options: dict[str, Any]) -> None:
@@ -71,12 +71,12 @@ def validated_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
     return validate_options(SimpleNamespace(name=name, options=options), sys.modules[__name__])
 
 
-_settings = Settings(validated_options("downloader", {}))
+_settings = DownloaderSettings(validated_options("downloader", {}))
 
 
 def configure(context: HandlerContext) -> None:
     global _settings
-    _settings = Settings(validated_options(context.name, dict(context.options)))
+    _settings = DownloaderSettings(validated_options(context.name, dict(context.options)))
 
 
 def download(url: str, on_progress: Callable[[int | None], ProgressReporter] | None = None) -> bytes:
