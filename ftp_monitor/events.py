@@ -125,7 +125,8 @@ class RecordHandler:
             return False
         return Path(record.path) == home / lock
 
-    def _settings_for(self, username: str) -> ImportSettings:
+    def settings_for(self, username: str) -> ImportSettings:
+        """The global switches AND-ed with the user's own: a user can only switch a feature off."""
         user = load_user_settings(self.rules.passwd_file, username)
         base = self.rules.defaults
         return ImportSettings(
@@ -155,7 +156,7 @@ class RecordHandler:
         if (home / self.rules.lock_filename).exists():
             self.log.info("lock file of %s is back in place (import already done); nothing to import", username)
             return None
-        prepared = prepare_import(username, home, self._settings_for(username))
+        prepared = prepare_import(username, home, self.settings_for(username))
         self.imports += 1
         self.log.info("import for %s: %d item(s), %d error(s)", username, len(prepared.request.requests),
                       len(prepared.errors))
