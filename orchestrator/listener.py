@@ -8,6 +8,7 @@ It speaks supervisord's eventlistener protocol on stdin/stdout and logs to stder
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
 import os
 import signal
@@ -18,16 +19,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from supervisor import childutils
-
-from daemons.runner import exit_with_parent, setup_logging
 from orchestrator import last_error
-from orchestrator.control import LISTENER_NAME, MasterFiles
+from orchestrator.control import LISTENER_NAME, MasterFiles, UnixSocketTransport
 from orchestrator.crashloop import CrashWindow
 from orchestrator.records import DaemonRecord, RecordStore
 
 log = logging.getLogger("edeposit.listener")
 AUTOMATIC_RESTART_FROM = ("EXITED", "BACKOFF")
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to TERM us when supervisord dies (like the workers do, without importing their stack)."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() == 1:
+        raise SystemExit("supervisord is gone; exiting")
 
 
 def _log_size(path: str | None) -> int:
@@ -70,7 +76,8 @@ class Watcher:
         try:
             return dict(self.rpc.getProcessInfo(f"{group}:{process}"))
         except (OSError, xmlrpc.client.Error) as exc:
-            if "SHUTDOWN_STATE" not in str(exc):  # the master is stopping: nothing left to record
+            # SHUTDOWN_STATE: the master is stopping; BAD_NAME: reload removed the daemon. Nothing to record.
+            if "SHUTDOWN_STATE" not in str(exc) and "BAD_NAME" not in str(exc):
                 log.warning("cannot read the state of %s:%s: %s", group, process, exc)
             return {}
 
@@ -110,6 +117,11 @@ class Watcher:
             log.warning("cannot stop %s: %s", group, exc)
 
 
+def parse_tokens(line: str) -> dict[str, str]:
+    """supervisord's `key:value key:value` header lines."""
+    return dict(token.split(":", 1) for token in line.split() if ":" in token)
+
+
 def serve(watcher: Watcher, stdin: TextIO, stdout: TextIO) -> None:
     """The eventlistener protocol: READY, read one event, handle it, RESULT; until stdin closes."""
     while True:
@@ -118,11 +130,11 @@ def serve(watcher: Watcher, stdin: TextIO, stdout: TextIO) -> None:
         line = stdin.readline()
         if not line:
             return
-        headers = childutils.get_headers(line)
+        headers = parse_tokens(line)
         body = stdin.read(int(headers.get("len", 0)))
         header_line, _, _ = body.partition("\n")
         try:
-            watcher.handle(headers.get("eventname", ""), childutils.get_headers(header_line))
+            watcher.handle(headers.get("eventname", ""), parse_tokens(header_line))
         except Exception:
             log.exception("could not record event %s %r", headers.get("eventname"), header_line)
         stdout.write("RESULT 2\nOK")
@@ -136,11 +148,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--crash-window", required=True, type=float)
     parser.add_argument("--log-dir", required=True, type=Path)
     args = parser.parse_args(argv)
-    setup_logging("INFO")
-    exit_with_parent()
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
+    _die_with_parent()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    rpc = childutils.getRPCInterface(os.environ).supervisor
     files = MasterFiles(args.state_dir, args.log_dir)
+    proxy = xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=UnixSocketTransport(files.socket))
+    rpc = proxy.supervisor
     watcher = Watcher(RecordStore(files.records), CrashWindow(args.crash_limit, args.crash_window),
                       rpc, files.master_log)
     serve(watcher, sys.stdin, sys.stdout)
