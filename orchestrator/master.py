@@ -15,6 +15,7 @@ import xmlrpc.client
 from collections.abc import Iterable, Sequence
 
 from daemons.settings import DaemonSettings
+from orchestrator import reload_plan
 from orchestrator import status as status_module
 from orchestrator.broker_checks import BrokerUnreachable, MissingVhosts, check_vhosts
 from orchestrator.config import Config
@@ -24,6 +25,7 @@ from orchestrator.supervisor_conf import SocketPathTooLong, render
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_CONFIG = 2
 EXIT_NOT_RUNNING = 3
 SETTLED = ("RUNNING", "FATAL", "STOPPED", "EXITED")
 MASTER_START_TIMEOUT = 20.0
@@ -311,12 +313,31 @@ def _remove_group(client: MasterClient, name: str) -> None:
     client.supervisor.removeProcessGroup(name)
 
 
+def _reload_problems(config: Config, files: MasterFiles) -> list[str]:
+    """Handlers of the daemons reload would (re)start must import and accept their options."""
+    try:
+        old_conf = files.conf.read_text()
+    except OSError:
+        old_conf = ""
+    try:
+        new_conf = render(config, files)
+    except SocketPathTooLong as exc:
+        return [str(exc)]
+    starting = set(reload_plan.added_or_changed(old_conf, new_conf))
+    return reload_plan.handler_problems(config.source, [d for d in config.enabled if d.name in starting])
+
+
 def reload(config: Config) -> int:
-    """Apply the (already validated) INI: add, remove, and restart only the daemons whose settings changed."""
+    """Apply the edited INI (the CLI has validated it): add, remove, and restart only the daemons whose
+    settings changed; refuse, changing nothing, when a handler to be (re)started cannot be loaded."""
     try:
         client = _running_client(config)
         files = client.files
         _preflight(config, config.enabled)
+        problems = _reload_problems(config, files)
+        if problems:
+            print("config error (nothing was changed):\n" + "\n".join(problems), file=sys.stderr)
+            return EXIT_CONFIG
         _write_conf(config, files)
         added, changed, removed = _changed_groups(client)
     except MasterError as exc:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -256,3 +258,30 @@ def test_reload_restarts_only_the_daemon_whose_settings_changed(make_master: Any
     assert "three" not in {info["group"] for info in master.client.processes()}
     assert not any(pid_alive(pid) for pid in three + two)
     assert echo_call(vhost, 4, "new") == master_echo.Ping("new")
+
+    two = rows["two"]["pids"]
+    make_master({"one": echo_daemon(1), "two": {**echo_daemon(2), "handler": "tests.handlers.master_broken:react"},
+                 "four": echo_daemon(4)})
+    code, _, err = master.run("reload")
+    assert code == 2
+    assert "[[two]] handler = 'tests.handlers.master_broken:react': cannot import: ImportError" in err
+    assert master.pids("two") == two and master.status()[0] == 0
+
+
+def test_run_keeps_the_master_in_the_foreground_and_term_ends_it_with_its_children(make_master: Any) -> None:
+    master = make_master({"one": echo_daemon(1)})
+    log = master.files.state_dir / "run.out"
+    with log.open("wb") as output:
+        foreground = subprocess.Popen([sys.executable, "-m", "orchestrator", "-c", str(master.config), "run"],
+                                      stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: master.status()[0] == 0, timeout=20, what="the daemons to run")
+        assert master.client.pid() == foreground.pid, "run must become supervisord, not spawn it"
+        children = master.process_pids()
+        foreground.send_signal(signal.SIGTERM)
+        assert foreground.wait(timeout=30) == 0
+        assert not any(pid_alive(pid) for pid in children)
+    finally:
+        if foreground.poll() is None:
+            foreground.kill()
+            foreground.wait()

@@ -19,6 +19,7 @@ from orchestrator.control import LISTENER_NAME, MasterFiles
 from orchestrator.crashloop import CrashWindow
 from orchestrator.listener import Watcher
 from orchestrator.records import RecordStore
+from orchestrator.reload_plan import added_or_changed, handler_problems
 from orchestrator.supervisor_conf import SETTINGS_ENV, SocketPathTooLong, fingerprint, render
 
 ECHO = {"handler": "tests.handlers.master_echo:react", "exchange": "echo"}
@@ -217,3 +218,25 @@ def test_records_survive_a_round_trip_and_ignore_unknown_keys(tmp_path: Path) ->
     assert store.load("two").restarts == 1
     (tmp_path / "events" / "three.json").write_text("{not json")
     assert store.load("three").restarts == 0
+
+
+def test_reload_plans_to_start_only_added_and_changed_daemons(tmp_path: Path, state_dir: Path) -> None:
+    before = render(load(write_config(tmp_path / "a.ini", "vh", state_dir, {"one": ECHO, "two": ECHO, "three": ECHO})))
+    after = render(load(write_config(tmp_path / "a.ini", "vh", state_dir,
+                                     {"one": ECHO, "two": {**ECHO, "prefetch": 9}, "four": ECHO})))
+    assert added_or_changed(before, after) == ["two", "four"]
+    assert added_or_changed("", after) == ["one", "two", "four"]
+
+
+def test_a_handler_that_cannot_be_loaded_is_a_reload_problem_naming_it(tmp_path: Path, state_dir: Path) -> None:
+    config = load(write_config(tmp_path / "a.ini", "vh", state_dir, {
+        "fine": ECHO,
+        "broken": {**ECHO, "handler": "tests.handlers.master_broken:react"},
+        "typo": {**ECHO, "handler": "tests.handlers.master_echo:reactt"},
+        "badopt": {**ECHO, "handler": "tests.handlers.master_flaky:react", "options": {"crash_fil": "x"}},
+    }))
+    problems = handler_problems(config.source, config.enabled)
+    assert len(problems) == 3
+    assert "[[broken]] handler = 'tests.handlers.master_broken:react': cannot import: ImportError" in problems[0]
+    assert "tests.handlers.master_echo has no callable 'reactt'" in problems[1]
+    assert "unknown option 'crash_fil'" in problems[2]

@@ -1,0 +1,44 @@
+"""What `reload` is about to change, worked out before anything is touched, so a bad edit is refused
+while the running daemons keep running."""
+
+from __future__ import annotations
+
+import configparser
+from collections.abc import Iterable
+
+from daemons.loader import HandlerError, import_handler, validate_options
+from daemons.settings import DaemonSettings
+
+PROGRAM = "program:"
+
+
+def program_sections(conf_text: str) -> dict[str, dict[str, str]]:
+    """The `[program:NAME]` sections of a supervisord config, by daemon name."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(conf_text)
+    return {
+        section.removeprefix(PROGRAM): dict(parser[section])
+        for section in parser.sections() if section.startswith(PROGRAM)
+    }
+
+
+def added_or_changed(old_conf: str, new_conf: str) -> list[str]:
+    """Daemons whose program section is new or differs: the ones reload will (re)start."""
+    old, new = program_sections(old_conf), program_sections(new_conf)
+    return [name for name, section in new.items() if old.get(name) != section]
+
+
+def handler_problems(source: str, daemons: Iterable[DaemonSettings]) -> list[str]:
+    """Import each daemon's handler and check its options, as the worker will; one line per problem."""
+    problems = []
+    for settings in daemons:
+        try:
+            validate_options(settings, import_handler(settings).module)
+        except HandlerError as exc:
+            problems.append(f"{source}: {exc}")
+        except Exception as exc:  # whatever the handler's import raises
+            problems.append(
+                f"{source}: [daemons] [[{settings.name}]] handler = {settings.handler!r}: cannot import: "
+                f"{type(exc).__name__}: {exc}"
+            )
+    return problems
