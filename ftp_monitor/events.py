@@ -32,6 +32,7 @@ class Outgoing:
     body: bytes
     message_id: str
     after_confirm: Callable[[], None] | None = None
+    old_style: bool = False  # for old consumers: also carries the UUID header
 
 
 @dataclass(frozen=True)
@@ -168,5 +169,6 @@ class RecordHandler:
             finally:
                 self._importing.discard(username)
 
-        return Outgoing(self.rules.import_key, serialize(prepared.request), message_id, after_confirm=finish)
+        return Outgoing(self.rules.import_key, serialize(prepared.request), message_id, after_confirm=finish,
+                        old_style=True)
 

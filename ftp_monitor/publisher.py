@@ -207,9 +207,11 @@ class ConfirmingPublisher:
         for message in batch.messages:
             self._next_tag += 1
             batch.pending.append(self._next_tag)
+            # Old consumers read the UUID header of what they get (ImportRequest); events have message_id only.
+            headers = {"UUID": message.message_id} if message.old_style else None
             publish(self.settings.exchange, message.routing_key, message.body, pika.BasicProperties(
-                content_type="application/json", delivery_mode=2, message_id=message.message_id,
-                headers={"UUID": message.message_id}, timestamp=now, type="response",
+                content_type="application/json", delivery_mode=2, message_id=message.message_id, headers=headers,
+                timestamp=now, type="response" if message.old_style else "event",
             ))
 
     def _on_confirm(self, frame: Any) -> None:

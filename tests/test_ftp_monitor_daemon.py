@@ -323,3 +323,17 @@ def test_rename_pair_split_by_a_restart_is_still_joined(env):
     event = deserialize(renamed.body, REGISTRY)
     assert (event.event, event.path, event.new_path) == ("renamed", "/home/ftp/alice/old.pdf",
                                                          "/home/ftp/alice/new.pdf")
+
+
+def test_records_read_again_after_a_lost_offset_carry_the_same_message_ids(env):
+    log_dir(env)
+    with SessionWriter(env.log_file) as session:
+        for n in range(4):
+            session.write(upload(n))
+    with running(env.settings()):
+        first = list(env.events.wait_for(4))
+    (env.state_dir / "ftp_monitor" / "offsets.json").unlink()  # as if it died before saving
+    with running(env.settings()):
+        both = env.events.wait_for(8)
+    assert [m.message_id for m in both[4:]] == [m.message_id for m in first]
+    assert len({m.message_id for m in first}) == 4
