@@ -22,6 +22,7 @@ from ftp_monitor.structures import FileEvent
 
 UPLOAD_COMMANDS = frozenset({"STOR", "STOU", "APPE"})
 ABORTED_TRANSFERS = frozenset({"cancelled", "timeout"})
+MAX_PENDING_RENAMES = 1000
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,10 @@ class RecordHandler:
             return self._file_event("deleted", record, record.path, None)
         if command == "RNFR":
             if _succeeded(record, 350):
+                self.pending_renames.pop(self._session(record), None)
                 self.pending_renames[self._session(record)] = record.path
+                while len(self.pending_renames) > MAX_PENDING_RENAMES:  # RNFRs whose client never sent RNTO
+                    del self.pending_renames[next(iter(self.pending_renames))]
             return None
         if command == "RNTO":
             source = self.pending_renames.pop(self._session(record), None)

@@ -25,6 +25,7 @@ from ftp_monitor.watcher import LogWatcher
 
 OFFSETS_FILE = "offsets.json"
 READ_BUDGET = 1 << 20
+MALFORMED_LOGGED = 20
 
 
 def message_id(line: Line, piece_index: int, piece: bytes) -> str:
@@ -93,20 +94,24 @@ class Monitor:
             pieces = split_glued(line.data, log_format)
             for index, piece in enumerate(pieces):
                 if index < len(pieces) - 1:
-                    self.counts["malformed"] += 1
-                    self.log.warning("record cut by ProFTPD at byte %d of %s (path too long), skipped: %r",
-                                     line.start, line.source.path, piece[:200])
+                    self._malformed(line, "record cut by ProFTPD (path too long)", piece)
                     continue
                 try:
                     record = parse(piece, log_format)
                 except MalformedRecord as exc:
-                    self.counts["malformed"] += 1
-                    self.log.warning("malformed record at byte %d of %s (%s), skipped: %r", line.start,
-                                     line.source.path, exc, piece[:200])
+                    self._malformed(line, str(exc), piece)
                     continue
                 self.counts["records"] += 1
                 outgoing += self.handler.handle(record, message_id(line, index, piece))
         return outgoing
+
+    def _malformed(self, line: Line, why: str, piece: bytes) -> None:
+        """Count it; log the first ones in full, then every 1000th, so a wrong LogFormat cannot flood the log."""
+        self.counts["malformed"] += 1
+        count = self.counts["malformed"]
+        if count <= MALFORMED_LOGGED or count % 1000 == 0:
+            self.log.warning("malformed record at byte %d of %s (%s), skipped (%d so far): %r", line.start,
+                             line.source.path, why, count, piece[:200])
 
     def _process(self, lines: list[Line]) -> bool:
         """Publish what the lines mean and save the new offsets; False when stopped before the confirm."""

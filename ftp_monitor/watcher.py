@@ -29,6 +29,7 @@ class LogWatcher:
         self.wake = wake
         self.log = log or logging.getLogger("edeposit.ftp_monitor")
         self._observer: Any = None
+        self._warned = False
 
     def ensure_watching(self) -> None:
         """Start watching once the directory exists; cheap to call on every poll."""
@@ -41,7 +42,9 @@ class LogWatcher:
             observer.schedule(_Wake(self.wake), str(self.directory), recursive=False)
             observer.start()
         except OSError as exc:
-            self.log.warning("cannot watch %s (%s); polling only", self.directory, exc)
+            if not self._warned:
+                self._warned = True
+                self.log.warning("cannot watch %s (%s); polling only", self.directory, exc)
             return
         self._observer = observer
 
