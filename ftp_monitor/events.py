@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daemons.ftp_users import FtpUserError, home_of, load_user_settings
+from daemons.ftp_users import SETTINGS_FLAGS, FtpUserError, PasswdFileError, home_of, load_user_settings
 from daemons.wire import serialize
 from ftp_monitor.importer import ImportSettings, finish_import, prepare_import
 from ftp_monitor.pairing import PairingRules
@@ -132,7 +132,11 @@ class RecordHandler:
 
     def settings_for(self, username: str) -> ImportSettings:
         """The global switches AND-ed with the user's own: a user can only switch a feature off."""
-        user = load_user_settings(self.rules.passwd_file, username)
+        try:
+            user = load_user_settings(self.rules.passwd_file, username)
+        except PasswdFileError as exc:
+            self.log.error("%s; importing for %s with the global switches", exc, username)
+            user = dict.fromkeys(SETTINGS_FLAGS, True)
         base = self.rules.defaults
         return ImportSettings(
             rules=PairingRules(
@@ -143,6 +147,7 @@ class RecordHandler:
             create_import_log=base.create_import_log and user["CREATE_IMPORT_LOG"],
             leave_bad_files=base.leave_bad_files and user["LEAVE_BAD_FILES"],
             max_file_bytes=base.max_file_bytes,
+            max_import_bytes=base.max_import_bytes,
             lock_filename=self.rules.lock_filename,
         )
 

@@ -32,7 +32,9 @@ class ImportSettings:
     rules: PairingRules = PairingRules()
     create_import_log: bool = True
     leave_bad_files: bool = True
-    max_file_bytes: int = 256 * 1024 * 1024
+    max_file_bytes: int = 64 * 1024 * 1024
+    # Base64 bytes of all files in one ImportRequest; must stay below the broker's max_message_size.
+    max_import_bytes: int = 100 * 1024 * 1024
     lock_filename: str = "delete_me_to_import_files.txt"
 
 
@@ -95,13 +97,17 @@ class _Reader:
         return str(path.relative_to(self.home))
 
     def read(self, path: Path) -> bytes | None:
-        seen = SeenFile.of(path)
-        if seen.size > self.max_bytes:
-            self.errors.append(f"File '{self.name(path)}' has {seen.size} bytes, more than the limit of "
-                               f"{self.max_bytes}; it was not imported. Send it another way or ask for a higher "
-                               f"limit (max_file_bytes).")
+        try:
+            seen = SeenFile.of(path)
+            if seen.size > self.max_bytes:
+                self.errors.append(f"File '{self.name(path)}' has {seen.size} bytes, more than the limit of "
+                                   f"{self.max_bytes}; it was not imported. Send it another way or ask for a "
+                                   f"higher limit (max_file_bytes).")
+                return None
+            data = path.read_bytes()
+        except OSError as exc:
+            self.errors.append(f"Can't read file '{self.name(path)}' ({exc.strerror}); it was not imported.")
             return None
-        data = path.read_bytes()
         self.seen[path] = SeenFile(path, seen.inode, len(data), seen.mtime_ns)
         return data
 
@@ -153,10 +159,26 @@ def prepare_import(username: str, home: Path, settings: ImportSettings) -> Prepa
     bad: list[Path] = []
     lines: list[str] = []
     requests = []
+    deferred: list[Planned] = []
+    used = 0
     for item in plan.items:
+        size = _encoded_size(item, settings.max_file_bytes)
+        if size > settings.max_import_bytes:
+            names = ", ".join(f"'{reader.name(p)}'" for p in item.paths)
+            errors.append(f"{names}: {size} bytes once encoded, more than one import can carry "
+                          f"(max_import_bytes = {settings.max_import_bytes}); not imported. Send it another way.")
+            continue
+        if used + size > settings.max_import_bytes:
+            deferred.append(item)
+            continue
+        used += size
         built = _build_item(item, reader, imported, bad, lines)
         if built is not None:
             requests.append(built)
+    if deferred:
+        names = ", ".join(f"'{reader.name(p)}'" for item in deferred for p in item.paths)
+        errors.append(f"These files did not fit into this import (max_import_bytes = {settings.max_import_bytes}) "
+                      f"and stay in place: {names}. Delete the lock file again to import them.")
     doomed = imported + ([] if settings.leave_bad_files else bad)
     request = ImportRequest(
         username=username,
@@ -166,6 +188,19 @@ def prepare_import(username: str, home: Path, settings: ImportSettings) -> Prepa
     )
     prepared = PreparedImport(username, home, settings, request, [reader.seen[p] for p in doomed], lines, errors)
     return prepared
+
+
+def _encoded_size(item: Planned, max_file_bytes: int) -> int:
+    """Bytes the item's files take in base64 (files over the per-file limit are not sent)."""
+    total = 0
+    for path in item.paths:
+        try:
+            size = path.lstat().st_size
+        except OSError:
+            continue
+        if size <= max_file_bytes:
+            total += 4 * ((size + 2) // 3)
+    return total
 
 
 def _import_log_text(lines: list[str], errors: list[str]) -> str:

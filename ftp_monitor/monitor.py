@@ -84,7 +84,7 @@ class Monitor:
         return 0
 
     def _summary(self) -> str:
-        keys = ("records", "malformed", "published", "imports")
+        keys = ("records", "malformed", "failed", "published", "imports")
         return ", ".join(f"{key} {self.counts[key]}" for key in keys)
 
     def _messages(self, lines: list[Line]) -> list[Outgoing]:
@@ -102,7 +102,12 @@ class Monitor:
                     self._malformed(line, str(exc), piece)
                     continue
                 self.counts["records"] += 1
-                outgoing += self.handler.handle(record, message_id(line, index, piece))
+                try:
+                    outgoing += self.handler.handle(record, message_id(line, index, piece))
+                except Exception:  # one record's trouble (e.g. an unreadable home) must not stop the log
+                    self.counts["failed"] += 1
+                    self.log.exception("record at byte %d of %s could not be handled; skipped: %r", line.start,
+                                       line.source.path, piece[:200])
         return outgoing
 
     def _malformed(self, line: Line, why: str, piece: bytes) -> None:

@@ -23,7 +23,8 @@ start_at = option('beginning', 'end', default='end')
 rotated_quiet_seconds = float(min=0, max=86400, default=60)
 poll_seconds = float(min=0.05, max=60, default=1.0)
 batch_records = integer(min=1, max=100000, default=5000)
-max_file_bytes = integer(min=1, default=268435456)
+max_file_bytes = integer(min=1, default=67108864)
+max_import_bytes = integer(min=1, default=104857600)
 same_name_dir_pairing = boolean(default=True)
 same_dir_pairing = boolean(default=True)
 isbn_pairing = boolean(default=True)
@@ -68,6 +69,7 @@ def load_options(settings: DaemonSettings) -> MonitorOptions:
         create_import_log=values["create_import_log"],
         leave_bad_files=values["leave_bad_files"],
         max_file_bytes=values["max_file_bytes"],
+        max_import_bytes=values["max_import_bytes"],
         lock_filename=ftp["lock_filename"],
     )
     return MonitorOptions(

@@ -198,3 +198,29 @@ def test_lock_file_is_owned_like_the_home(home):
     prepared = prepare_import("alice", home, ImportSettings())
     finish_import(prepared)
     assert os.stat(home / LOCK).st_uid == os.stat(home).st_uid
+
+
+def test_items_beyond_the_import_size_stay_for_the_next_import(home):
+    for name in ("a.pdf", "b.pdf", "c.pdf"):
+        (home / name).write_bytes(b"x" * 300)  # 400 bytes each in base64
+    prepared = prepare_import("alice", home, ImportSettings(max_import_bytes=1000))
+    assert [e.filename for e in prepared.request.requests] == ["a.pdf", "b.pdf"]
+    assert "'c.pdf'" in prepared.request.error_log and "max_import_bytes" in prepared.request.error_log
+    finish_import(prepared)
+    assert (home / "c.pdf").exists() and not (home / "a.pdf").exists()
+
+
+def test_an_item_larger_than_any_import_is_reported_not_sent(home):
+    (home / "huge.pdf").write_bytes(b"x" * 3000)
+    prepared = prepare_import("alice", home, ImportSettings(max_import_bytes=1000))
+    assert prepared.request.requests == [] and "'huge.pdf'" in prepared.request.error_log
+
+
+def test_broken_passwd_file_falls_back_to_the_global_switches(tmp_path):
+    from ftp_monitor.events import MonitorRules, RecordHandler
+
+    passwd = tmp_path / "passwd"
+    passwd.write_text("not a passwd line\n")
+    handler = RecordHandler(MonitorRules(tmp_path, passwd, "lock", defaults=ImportSettings(leave_bad_files=False)))
+    chosen = handler.settings_for("alice")
+    assert chosen.leave_bad_files is False and chosen.rules.isbn_pairing is True
