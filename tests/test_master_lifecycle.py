@@ -218,9 +218,9 @@ def test_crash_loop_is_stopped_as_fatal_and_start_clears_it(make_master: Any, tm
     row = wait_for(lambda: (r := master.status("flaky")[1]["flaky"])["state"] == "FATAL" and r, what="FATAL")
     assert "crashing 3 times within 60 s" in row["last_error"]
     assert f"RuntimeError: back end refused to start ({crash_file} exists)" in row["last_error"]
-    assert row["pid"] is None
-    states = {info["statename"] for info in master.client.processes() if info["group"] == "flaky"}
-    assert states == {"STOPPED"}, "supervisord must not be restarting it any more"
+    wait_for(lambda: {i["statename"] for i in master.client.processes() if i["group"] == "flaky"} == {"STOPPED"},
+             what="supervisord to stop restarting it")
+    assert master.status("flaky")[1]["flaky"]["restarts"] in (2, 3)  # 3 lives, and maybe one respawn it cut short
 
     crash_file.unlink()
     code, out, _ = master.run("start", "flaky")
