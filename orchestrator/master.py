@@ -54,7 +54,7 @@ def run_foreground(config: Config) -> int:
 
 
 # -- stopping -------------------------------------------------------------------------------------
-def _stop_daemons_at_once(client: MasterClient) -> None:
+def _stop_daemons_at_once(client: MasterClient, stopwaitsecs: float) -> None:
     """TERM every daemon together, wait for them, and drop their groups.
 
     Note: supervisord's own shutdown stops one group per turn of its loop (up to a second each), so
@@ -67,8 +67,11 @@ def _stop_daemons_at_once(client: MasterClient) -> None:
             client.supervisor.stopProcessGroup(group, False)
         except xmlrpc.client.Fault:
             pass
+    deadline = time.monotonic() + stopwaitsecs + 10
     while any(info["group"] in groups and info["statename"] in ("RUNNING", "STARTING", "STOPPING", "BACKOFF")
               for info in client.processes()):
+        if time.monotonic() > deadline:
+            break  # supervisord's own shutdown below still stops (and kills) what is left
         time.sleep(0.05)
     for group in sorted(groups):
         try:
@@ -86,7 +89,7 @@ def stop_all(config: Config) -> int:
         return EXIT_OK
     pid = client.pid()
     try:
-        _stop_daemons_at_once(client)
+        _stop_daemons_at_once(client, config.orchestrator.stopwaitsecs)
         client.supervisor.shutdown()
     except (OSError, xmlrpc.client.Error) as exc:
         return fail(f"cannot ask the master (pid {pid}) to stop: {exc}")

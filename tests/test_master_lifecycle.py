@@ -122,17 +122,21 @@ def socket_inodes(pid: int) -> set[str]:
     return found
 
 
-def test_start_all_serves_every_daemon_and_stop_all_leaves_nothing(make_master: Any, vhost: str) -> None:
-    master = make_master({"one": echo_daemon(1), "two": echo_daemon(2, processes=2)})
+def test_start_all_serves_every_daemon_and_stop_all_leaves_nothing(make_master: Any, vhost: str,
+                                                                   state_dir: Path) -> None:
+    master = make_master({"one": echo_daemon(1), "two": echo_daemon(2, processes=2),
+                          "spawner": {**echo_daemon(3), "handler": "tests.handlers.master_spawner:react"}})
     code, out, _ = master.run("start-all")
     assert code == 0, out
     assert "RUNNING" in out
 
     code, rows = master.status()
     assert code == 0
-    assert [rows[n]["state"] for n in ("one", "two")] == ["RUNNING", "RUNNING"]
+    assert {row["state"] for row in rows.values()} == {"RUNNING"}
     assert len(rows["two"]["pids"]) == 2
-    wait_for(lambda: [r["consumers"] for r in master.status()[1].values()] == [1, 2], what="every worker to consume")
+    wait_for(lambda: [r["consumers"] for r in master.status()[1].values()] == [1, 2, 1],
+             what="every worker to consume")
+    helper = int((state_dir / "spawner" / "helper.pid").read_text())
     assert echo_call(vhost, 2, "hello") == master_echo.Ping("hello")
 
     before = master.process_pids()
@@ -149,6 +153,7 @@ def test_start_all_serves_every_daemon_and_stop_all_leaves_nothing(make_master: 
     code, out, _ = master.run("stop-all")
     assert code == 0, out
     wait_for(lambda: not any(pid_alive(pid) for pid in before | {master_pid}), timeout=10, what="every process to end")
+    assert not pid_alive(helper), "TERM must reach the daemon's whole process group"
     code, rows = master.status()
     assert code == 3
     assert {row["state"] for row in rows.values()} == {"STOPPED"}
