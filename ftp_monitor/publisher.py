@@ -2,7 +2,8 @@
 
 pika's SelectConnection runs on a thread of its own so a whole batch goes out at once and the broker's
 (multiple) acks confirm it; `publish()` returns only when every message of the batch is confirmed and
-raises `PublishFailed` otherwise. The caller then sends the same batch again (same message ids), so a
+raises `PublishFailed` otherwise. `send()` and `wait()` split it, so the caller can prepare the next
+batch while the broker works on this one. The caller then sends the same batch again (same message ids), so a
 lost connection costs duplicates, never lost or reordered records.
 """
 
@@ -47,6 +48,9 @@ class _Batch:
             self.done.set()
 
 
+Ticket = _Batch  # what send() returns: a batch on its way, to wait() for
+
+
 class ConfirmingPublisher:
     def __init__(self, amqp: AMQPSettings, settings: DaemonSettings, extra_bindings: Sequence[tuple[str, str]] = (),
                  log: logging.Logger | None = None) -> None:
@@ -73,11 +77,16 @@ class ConfirmingPublisher:
     def publish(self, messages: Sequence[Outgoing], stop: threading.Event | None = None,
                 timeout: float = 60.0) -> None:
         """Return once the broker confirmed every message; PublishFailed otherwise."""
-        if not messages:
-            return
-        deadline = time.monotonic() + timeout
-        self._wait(self._ready, stop, deadline, "not connected to the broker")
+        self.wait(self.send(messages, stop, timeout), stop, timeout)
+
+    def send(self, messages: Sequence[Outgoing], stop: threading.Event | None = None,
+             timeout: float = 60.0) -> Ticket:
+        """Hand the batch to the connection and return at once; `wait()` for its confirm."""
         batch = _Batch(messages)
+        if not messages:
+            batch.done.set()
+            return batch
+        self._wait(self._ready, stop, time.monotonic() + timeout, "not connected to the broker")
         connection = self._connection
         if connection is None:
             raise PublishFailed("not connected to the broker")
@@ -85,13 +94,18 @@ class ConfirmingPublisher:
             connection.ioloop.add_callback_threadsafe(lambda: self._send(batch))
         except Exception as exc:  # the loop is already gone
             raise PublishFailed(f"connection closed: {exc}") from exc
+        return batch
+
+    def wait(self, ticket: Ticket, stop: threading.Event | None = None, timeout: float = 60.0) -> None:
+        """Return once the broker confirmed every message of `ticket`; PublishFailed otherwise."""
         try:
-            self._wait(batch.done, stop, deadline, f"no confirm for {len(messages)} message(s) within {timeout} s")
+            self._wait(ticket.done, stop, time.monotonic() + timeout,
+                       f"no confirm for {len(ticket.messages)} message(s) within {timeout} s")
         except PublishFailed:
             self._drop_connection()
             raise
-        if batch.error:
-            raise PublishFailed(batch.error)
+        if ticket.error:
+            raise PublishFailed(ticket.error)
 
     def _wait(self, event: threading.Event, stop: threading.Event | None, deadline: float, why: str) -> None:
         while not event.wait(_WAIT_SLICE):
