@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import xmlrpc.client
 
+from daemons.settings import DaemonSettings
 from orchestrator import reload_plan
 from orchestrator.config import Config
 from orchestrator.control import LISTENER_NAME, MasterClient, MasterFiles
@@ -39,6 +40,21 @@ def _remove_group(client: MasterClient, name: str) -> None:
     client.supervisor.removeProcessGroup(name)
 
 
+def _swap_groups(client: MasterClient, files: MasterFiles, by_name: dict[str, DaemonSettings], added: list[str],
+                 changed: list[str], removed: list[str]) -> None:
+    """Stop removed and changed daemons, then start changed and added ones with a fresh history."""
+    store = RecordStore(files.records)
+    for name in removed + changed:
+        _remove_group(client, name)
+    for name in removed:
+        store.forget(name)
+    for name in changed + added:
+        if name != LISTENER_NAME:
+            store.forget(name)
+            mark_log_offsets(store, files, [by_name[name]])
+        client.supervisor.addProcessGroup(name)
+
+
 def _reload_problems(config: Config, files: MasterFiles) -> list[str]:
     """Handlers of the daemons reload would (re)start must import and accept their options."""
     try:
@@ -70,17 +86,12 @@ def apply(config: Config) -> int:
         return fail(str(exc))
     except xmlrpc.client.Fault as exc:
         return fail(f"the master refused the new config: {exc.faultString}")
-    store = RecordStore(files.records)
-    for name in removed + changed:
-        _remove_group(client, name)
-    for name in removed:
-        store.forget(name)
     by_name = {d.name: d for d in config.enabled}
-    for name in changed + added:
-        if name != LISTENER_NAME:
-            store.forget(name)
-            mark_log_offsets(store, files, [by_name[name]])
-        client.supervisor.addProcessGroup(name)
+    try:
+        _swap_groups(client, files, by_name, added, changed, removed)
+    except xmlrpc.client.Fault as exc:
+        return fail(f"the master could not apply the new config: {exc.faultString}; "
+                    f"see `edeposit-amqpd status`, then `edeposit-amqpd reload` again")
     daemons = [name for name in added + changed if name != LISTENER_NAME]
     wait_settled(client, daemons, settle_timeout(config))
     unchanged = sorted(set(by_name) - set(added) - set(changed))
