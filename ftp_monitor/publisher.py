@@ -2,9 +2,9 @@
 
 pika's SelectConnection runs on a thread of its own so a whole batch goes out at once and the broker's
 (multiple) acks confirm it; `publish()` returns only when every message of the batch is confirmed and
-raises `PublishFailed` otherwise. `send()` and `wait()` split it, so the caller can prepare the next
-batch while the broker works on this one. The caller then sends the same batch again (same message ids), so a
-lost connection costs duplicates, never lost or reordered records.
+raises `PublishFailed` otherwise; the caller then sends the same batch again (same message ids), so a
+lost connection costs duplicates, never lost or reordered records. `send()` and `wait()` split
+`publish()`, so the caller can prepare the next batch while the broker works on this one.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ class PublishFailed(RuntimeError):
 
 
 @dataclass
-class _Batch:
+class Ticket:
+    """A batch on its way to the broker; `done` is set once it is confirmed or failed (`error`)."""
+
     messages: Sequence[Outgoing]
     pending: collections.deque[int] = field(default_factory=collections.deque)
     done: threading.Event = field(default_factory=threading.Event)
@@ -46,9 +48,6 @@ class _Batch:
         if not self.done.is_set():
             self.error = why
             self.done.set()
-
-
-Ticket = _Batch  # what send() returns: a batch on its way, to wait() for
 
 
 class ConfirmingPublisher:
@@ -64,7 +63,7 @@ class ConfirmingPublisher:
         self._connection: SelectConnection | None = None
         self._channel: Any = None
         self._next_tag = 0
-        self._batch: _Batch | None = None
+        self._batch: Ticket | None = None
         self._thread = threading.Thread(target=self._run, name=f"{settings.name}-publisher", daemon=True)
 
     # -- caller side -----------------------------------------------------------------------------
@@ -81,8 +80,11 @@ class ConfirmingPublisher:
 
     def send(self, messages: Sequence[Outgoing], stop: threading.Event | None = None,
              timeout: float = 60.0) -> Ticket:
-        """Hand the batch to the connection and return at once; `wait()` for its confirm."""
-        batch = _Batch(messages)
+        """Hand the batch to the connection and return at once; `wait()` for its confirm.
+
+        Note: one batch at a time: wait for a batch before sending the next.
+        """
+        batch = Ticket(messages)
         if not messages:
             batch.done.set()
             return batch
@@ -210,7 +212,7 @@ class ConfirmingPublisher:
         if batch is not None:
             batch.fail(why)
 
-    def _send(self, batch: _Batch) -> None:
+    def _send(self, batch: Ticket) -> None:
         channel = self._channel
         if channel is None or not channel.is_open:
             batch.fail("channel is not open")
