@@ -229,6 +229,18 @@ def test_copytruncate_keeps_reading_what_is_written_after_the_truncation(env):
     assert paths(received) == [f"/home/ftp/alice/file-{n}.pdf" for n in range(6)]
 
 
+def test_truncation_that_regrows_past_the_old_offset_is_read_from_the_start(env):
+    log_dir(env)
+    with running(env.settings()), SessionWriter(env.log_file) as session:
+        session.write(upload(1))
+        env.events.wait_for(1)
+        os.truncate(env.log_file, 0)
+        for n in range(2, 6):  # more bytes than before: only the first bytes tell it was truncated
+            session.write(upload(n, user="bob"))
+        received = unique(env.events.wait_for(5))
+    assert paths(received) == ["/home/ftp/alice/file-1.pdf", *(f"/home/ftp/bob/file-{n}.pdf" for n in range(2, 6))]
+
+
 def test_delete_and_recreate_reads_the_new_log_from_its_start(env):
     log_dir(env)
     with running(env.settings()):
