@@ -123,6 +123,7 @@ class LogTailer:
         self.state = TailState.WAITING_FOR_FILE
         self.current: OpenLog | None = None
         self.draining: list[OpenLog] = []
+        self._unreadable: set[Path] = set()
         self._resume(saved, start_at_end)
 
     # -- start-up ----------------------------------------------------------------------------------
@@ -169,11 +170,15 @@ class LogTailer:
             os.close(fd)
         return None
 
-    @staticmethod
-    def _open(path: Path) -> int | None:
+    def _open(self, path: Path) -> int | None:
         try:
             return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        except PermissionError:
+            if path not in self._unreadable:
+                self._unreadable.add(path)
+                self.log.error("cannot read %s: permission denied; run ftp_monitor as a user that may read it", path)
             return None
 
     def _is_at_path(self, opened: OpenLog) -> bool:
