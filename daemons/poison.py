@@ -1,21 +1,24 @@
 """Counts how often a message was in hand when its worker died, so a poison message is not retried forever.
 
 Classic queues keep no delivery count, so each worker process keeps one small slot file
-(`<directory>/<pid>-<start>`) holding the key of the message in hand, overwritten in place (no file is
-created or removed per message). A process that dies leaves its slot holding that key. When the broker
-redelivers a message, the slots of dead processes holding its key are the deaths it caused; once the
-message is answered, those slots are removed.
+(`<directory>/<pid>-<start>`) holding the key of the message in hand. The slot is memory-mapped, so
+marking a message costs no system call; the page belongs to the file, so it outlives a killed process.
+A process that dies leaves its slot holding that key. When the broker redelivers a message, the slots
+of dead processes holding its key are the deaths it caused; once the message is answered, those slots
+are removed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import time
 from pathlib import Path
 from typing import Any
 
 _KEY_BYTES = 64  # hex sha256
+_EMPTY = b" " * _KEY_BYTES
 
 
 class PoisonTracker:
@@ -24,7 +27,12 @@ class PoisonTracker:
         self.limit = limit
         directory.mkdir(parents=True, exist_ok=True)
         self.slot = directory / f"{os.getpid()}-{time.time_ns()}"
-        self._fd = os.open(self.slot, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(self.slot, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.ftruncate(fd, _KEY_BYTES)
+            self._map = mmap.mmap(fd, _KEY_BYTES)
+        finally:
+            os.close(fd)
         self._clear()
 
     @staticmethod
@@ -36,7 +44,7 @@ class PoisonTracker:
         return digest.hexdigest()
 
     def _clear(self) -> None:
-        os.pwrite(self._fd, b" " * _KEY_BYTES, 0)
+        self._map[:] = _EMPTY
 
     def _dead_slots_holding(self, key: str) -> list[Path]:
         found = []
@@ -53,7 +61,7 @@ class PoisonTracker:
     def begin(self, key: str, redelivered: bool) -> int:
         """Mark `key` as in hand; return how many earlier attempts died (looked up only on redelivery)."""
         deaths = len(self._dead_slots_holding(key)) if redelivered else 0
-        os.pwrite(self._fd, key.encode("ascii"), 0)
+        self._map[:] = key.encode("ascii")
         return deaths
 
     def end(self, key: str, redelivered: bool) -> None:
@@ -68,7 +76,7 @@ class PoisonTracker:
 
     def close(self) -> None:
         """Remove this process's slot; a clean exit leaves nothing behind."""
-        os.close(self._fd)
+        self._map.close()
         self.slot.unlink(missing_ok=True)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -84,6 +85,9 @@ def run(settings: DaemonSettings, amqp: AMQPSettings) -> int:
     publisher.target = worker.publish
     worker.install_signal_handlers()
     log.info("starting %s (%s, %d structures)", settings.name, settings.handler, len(handler.registry))
+    # What start-up made lives as long as the process: keep it out of every later garbage collection.
+    gc.collect()
+    gc.freeze()
     try:
         return worker.run()
     finally:

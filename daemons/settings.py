@@ -65,6 +65,7 @@ class DaemonSettings:
     processes: int = 1
     prefetch: int = 1
     max_message_bytes: int = 64 * 1024 * 1024
+    max_answer_bytes: int = 128 * 1024 * 1024
     poison_limit: int = 3
     structures: tuple[str, ...] = ()
     extra_exchanges: tuple[str, ...] = ()

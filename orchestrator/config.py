@@ -209,6 +209,7 @@ def _daemon(name: str, section: Any, state_dir: Path, ftp: dict[str, Any], sourc
         processes=values["processes"],
         prefetch=values.get("prefetch", 1),
         max_message_bytes=values.get("max_message_bytes", 64 * 1024 * 1024),
+        max_answer_bytes=values.get("max_answer_bytes", 128 * 1024 * 1024),
         poison_limit=values.get("poison_limit", 3),
         structures=tuple(values["structures"]),
         extra_exchanges=builtin.extra_exchanges if builtin else (),

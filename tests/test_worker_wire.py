@@ -29,6 +29,7 @@ CORE = {
     "input_queue": "core_in",
     "output_queue": "core_out",
     "max_message_bytes": 4096,
+    "max_answer_bytes": 3000,
 }
 
 
@@ -150,3 +151,11 @@ def test_oversize_message_gets_an_error_response(client: RPCClient, served: str)
         client.call(core.Ping("x" * 5000))
     assert caught.value.exception_name == "MessageTooLargeError"
     assert "max_message_bytes = 4096" in caught.value.exception
+
+
+def test_answer_larger_than_the_limit_becomes_an_error_response(client: RPCClient) -> None:
+    with pytest.raises(RemoteError) as caught:
+        client.call(core.Ping("y" * 3500))
+    assert caught.value.exception_name == "AnswerTooLargeError"
+    assert "exceeds max_answer_bytes = 3000" in caught.value.exception
+    assert client.call(core.Ping("small")) == core.Pong("small"), "the worker goes on serving"
