@@ -12,9 +12,10 @@ from daemons.handlers import aleph
 from daemons.testing import BROKER, running_worker, write_config
 from daemons.wire import StructureRegistry
 from tests.aleph_stand_in import AlephStandIn, oai_marc
+from tests.wire_files import WIRE
 
 # The old clients' messages, kept next to the checkout (../shared/wire/).
-WIRE_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "wire"
+WIRE_DIR = WIRE
 
 
 def wire_file(name: str) -> bytes:

@@ -11,8 +11,8 @@ from daemons.client import RemoteError, RPCClient
 from daemons.handlers import antivirus
 from daemons.testing import BROKER, running_worker, write_config
 from daemons.wire import StructureRegistry
+from tests.wire_files import WIRE
 
-WIRE = Path(__file__).resolve().parents[2] / "shared" / "wire"
 REGISTRY = StructureRegistry.from_modules([antivirus])
 
 pytestmark = pytest.mark.slow

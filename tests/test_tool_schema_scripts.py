@@ -16,9 +16,9 @@ from daemons.handlers import aleph
 from daemons.testing import BROKER, publish, queue_state, read_messages, wait_for, write_config
 from daemons.vhosts import RabbitmqctlAdmin
 from daemons.wire import StructureRegistry
+from tests.wire_files import WIRE
 
 BIN = Path(sys.executable).parent
-WIRE = Path(__file__).resolve().parents[2] / "shared" / "wire"
 
 
 @pytest.fixture

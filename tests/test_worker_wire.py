@@ -21,8 +21,8 @@ from daemons.testing import (
 )
 from daemons.wire import StructureRegistry
 from tests.handlers import core_behaviours as core
+from tests.wire_files import WIRE
 
-WIRE = Path(__file__).resolve().parents[2] / "shared" / "wire"
 CORE = {
     "handler": "tests.handlers.core_behaviours:react",
     "exchange": "core",
