@@ -11,11 +11,9 @@ from collections import namedtuple
 from typing import Any
 
 from daemons.context import HandlerContext
-from daemons.pdf.contract import ContractTemplate, render_contract
-from daemons.pdf.fonts import FontSet, FontsMissing, load_fonts
-from daemons.pdf.page import DEFAULT_FOOTER
-from daemons.pdf.render import render_rst
-from daemons.pdf.review import render_review
+from daemons.pdf.fonts import FontSet, FontsMissing, find_font_dir, load_fonts
+
+# The renderers (reportlab, docutils) are imported on the first request: an idle daemon stays small.
 
 GenerateContract = namedtuple("GenerateContract", "firma pravni_forma sidlo ic dic zastoupen")
 RST2PDF = namedtuple("RST2PDF", "rst_content style header footer")
@@ -44,7 +42,7 @@ class UnsupportedRequest(TypeError):
 
 class _Settings:
     font_dir: str | None = None
-    contract: ContractTemplate | None = None
+    contract: Any = None  # daemons.pdf.contract.ContractTemplate when the option is set
 
 
 _settings = _Settings()
@@ -54,7 +52,12 @@ def configure(context: HandlerContext) -> None:
     """Read the options; a bad contract template stops the daemon at start, not at the first request."""
     _settings.font_dir = context.options.get("font_dir")
     path = context.options.get("contract_template")
-    _settings.contract = ContractTemplate.from_file(path) if path else None
+    if path:
+        from daemons.pdf.contract import ContractTemplate
+
+        _settings.contract = ContractTemplate.from_file(path)
+    else:
+        _settings.contract = None
     note = health()
     if note:
         context.log.warning("pdfgen: %s", note)
@@ -62,7 +65,7 @@ def configure(context: HandlerContext) -> None:
 
 def health() -> str | None:
     try:
-        load_fonts(_settings.font_dir)
+        find_font_dir(_settings.font_dir)
     except FontsMissing as exc:
         return str(exc)
     return None
@@ -81,6 +84,11 @@ def _pdf(content: bytes) -> PDF:
 
 def react(message: Any, send_back: Any) -> PDF:
     """Render the requested document; bad fields raise ValueError naming the field and the fix."""
+    from daemons.pdf.contract import render_contract
+    from daemons.pdf.page import DEFAULT_FOOTER
+    from daemons.pdf.render import render_rst
+    from daemons.pdf.review import render_review
+
     name = type(message).__name__
     if name == "GenerateContract":
         return _pdf(render_contract(message._asdict(), _fonts(), _settings.contract))

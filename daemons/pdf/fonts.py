@@ -10,10 +10,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from reportlab.lib.fonts import addMapping
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-
 SEARCH_DIRS = (
     "/usr/share/fonts/truetype/dejavu",
     "/usr/share/fonts/dejavu",
@@ -74,6 +70,10 @@ def find_font_dir(font_dir: str | Path | None = None) -> Path:
 
 def load_fonts(font_dir: str | Path | None = None) -> FontSet:
     """Register the faces once per process (reportlab's registry is global) and name them."""
+    from reportlab.lib.fonts import addMapping  # reportlab loads on the first document, not at start
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
     directory = find_font_dir(font_dir)
     with _lock:
         if directory in _registered:
