@@ -15,10 +15,11 @@ import contextlib
 import fcntl
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from daemons.atomic import write_atomically
 
 SETTINGS_FLAGS: tuple[str, ...] = (
     "SAME_NAME_DIR_PAIRING",
@@ -147,25 +148,8 @@ def find_user(users: list[FtpUser], username: str) -> FtpUser | None:
 
 def write_users(passwd_file: Path, users: list[FtpUser]) -> None:
     """Replace the file atomically (temp file, fsync, rename, fsync of the directory), mode 0600."""
-    target = Path(passwd_file)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        os.fchmod(fd, PASSWD_MODE)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write("".join(user.line() + "\n" for user in users))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
-    directory = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    text = "".join(user.line() + "\n" for user in users)
+    write_atomically(passwd_file, text, mode=PASSWD_MODE)
 
 
 @contextlib.contextmanager

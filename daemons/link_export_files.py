@@ -18,14 +18,13 @@ Incoming (any `*.xml` in the incoming folder; Aleph writes it):
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
 
+from daemons.atomic import write_atomically
 from daemons.harvest_xml import parse_untrusted, text_of
 from daemons.link_export_requests import PendingLink
 
@@ -77,17 +76,7 @@ def write_requests(outgoing_dir: Path, pending: Iterable[PendingLink]) -> Path:
     """Replace `<outgoing_dir>/requests.xml` in one rename, so Aleph never reads half a document."""
     outgoing_dir.mkdir(parents=True, exist_ok=True)
     target = outgoing_dir / OUTGOING_NAME
-    fd, temp = tempfile.mkstemp(prefix=".requests-", suffix=".tmp", dir=outgoing_dir)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(render_requests(pending))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomically(target, render_requests(pending), mode=0o644, prefix=".requests-")
     return target
 
 

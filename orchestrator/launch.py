@@ -3,12 +3,12 @@ daemons to come up (or fail). Shared by start-all, run, start/restart NAME and r
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterable, Sequence
 
+from daemons.atomic import write_atomically
 from daemons.settings import DaemonSettings
 from orchestrator import status as status_module
 from orchestrator.broker_checks import BrokerUnreachable, MissingVhosts, check_vhosts
@@ -56,10 +56,7 @@ def write_conf(config: Config, files: MasterFiles) -> None:
         raise MasterError(str(exc)) from exc
     files.state_dir.mkdir(parents=True, exist_ok=True)
     files.log_dir.mkdir(parents=True, exist_ok=True)
-    temporary = files.conf.with_suffix(".conf.tmp")
-    temporary.write_text(text)
-    temporary.chmod(0o600)
-    os.replace(temporary, files.conf)
+    write_atomically(files.conf, text, mode=0o600, durable=False)
 
 
 def mark_log_offsets(store: RecordStore, files: MasterFiles, daemons: Iterable[DaemonSettings]) -> None:

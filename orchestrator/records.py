@@ -7,11 +7,11 @@ crash-loop mark (a separate file) when the user starts the daemon again.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from daemons.atomic import write_atomically
 
 
 @dataclass
@@ -71,8 +71,4 @@ class RecordStore:
 
     def _write(self, path: Path, text: str) -> None:
         """Write-then-rename, so a reader never sees half a file."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
+        write_atomically(path, text, mode=0o600, durable=False)

@@ -9,11 +9,11 @@ then renamed into place.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
+
+from daemons import atomic
 
 SUFFIX_PATTERN = re.compile(r"\.[a-z0-9]{1,10}")
 TEMP_PREFIX = ".tmp-"
@@ -34,19 +34,8 @@ def balanced_path(root: Path, digest: str, suffix: str = "") -> Path:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file, or no file, or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    """Stored files are durable and world-readable (a web server may serve the public tree)."""
+    atomic.write_atomically(path, data, mode=0o644, prefix=TEMP_PREFIX)
 
 
 def store_content(root: Path, data: bytes, suffix: str = "") -> Path:
