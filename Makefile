@@ -32,3 +32,6 @@ bench:
 
 lint:
 	$(VENV)/bin/ruff check .
+
+docs:
+	$(PY) -m sphinx -W -b html docs docs/_build/html

@@ -43,7 +43,8 @@ setup(
         "PyYAML>=6.0",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.5", "pypdf>=4"],
+        "docs": ["sphinx>=7"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.5", "pypdf>=4", "sphinx>=7"],
     },
     entry_points={
         "console_scripts": [

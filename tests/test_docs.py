@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from configobj import ConfigObj
@@ -51,3 +53,10 @@ def test_every_daemon_has_a_page_in_the_index() -> None:
     for name in BUILTIN_DAEMONS:
         assert (DOCS / f"{name}.rst").exists(), f"docs/{name}.rst missing"
         assert f"   {name}\n" in index
+
+
+def test_the_sphinx_docs_build_without_warnings(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(DOCS), str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "index.html").exists()
