@@ -74,10 +74,15 @@ def is_structure_class(value: object) -> bool:
     return isinstance(value, type) and issubclass(value, tuple) and hasattr(value, "_fields")
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def to_plain(value: Any) -> Any:
     """Namedtuples become tagged dicts, other tuples lists; the rest must already be JSON-friendly."""
     if isinstance(value, tuple) and hasattr(value, "_fields"):
-        plain = {name: to_plain(item) for name, item in zip(value._fields, value, strict=True)}
+        # Scalars are most fields of most structures: skip the call for them.
+        plain = {name: item if type(item) in _SCALARS else to_plain(item)
+                 for name, item in zip(value._fields, value, strict=True)}
         plain[TAG] = type(value).__name__
         return plain
     if isinstance(value, dict):

@@ -24,6 +24,7 @@ from pika.spec import Basic
 
 from daemons import topology
 from daemons.backoff import Backoff
+from daemons.coalescing import CoalescingSelectConnection
 from daemons.settings import AMQPSettings, DaemonSettings
 from ftp_monitor.events import Outgoing
 
@@ -60,7 +61,7 @@ class ConfirmingPublisher:
         self._backoff = Backoff(cap=amqp.reconnect_max_delay)
         self._closing = threading.Event()
         self._ready = threading.Event()
-        self._connection: SelectConnection | None = None
+        self._connection: CoalescingSelectConnection | None = None
         self._channel: Any = None
         self._next_tag = 0
         self._batch: Ticket | None = None
@@ -134,7 +135,7 @@ class ConfirmingPublisher:
         while not self._closing.is_set():
             try:
                 self._declare()
-                connection = SelectConnection(
+                connection = CoalescingSelectConnection(
                     self.amqp.parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name}"),
                     on_open_callback=self._on_open,
                     on_open_error_callback=self._on_open_error,
@@ -220,15 +221,17 @@ class ConfirmingPublisher:
         self._batch = batch
         now = int(time.time())
         publish: Callable[..., None] = channel.basic_publish
-        for message in batch.messages:
-            self._next_tag += 1
-            batch.pending.append(self._next_tag)
-            # Old consumers read the UUID header of what they get (ImportRequest); events have message_id only.
-            headers = {"UUID": message.message_id} if message.old_style else None
-            publish(self.settings.exchange, message.routing_key, message.body, pika.BasicProperties(
-                content_type="application/json", delivery_mode=2, message_id=message.message_id, headers=headers,
-                timestamp=now, type="response" if message.old_style else "event",
-            ))
+        assert self._connection is not None  # the channel is open, so is its connection
+        with self._connection.batch():  # the whole batch goes to the socket in one write
+            for message in batch.messages:
+                self._next_tag += 1
+                batch.pending.append(self._next_tag)
+                # Old consumers read the UUID header of what they get (ImportRequest); events have message_id only.
+                headers = {"UUID": message.message_id} if message.old_style else None
+                publish(self.settings.exchange, message.routing_key, message.body, pika.BasicProperties(
+                    content_type="application/json", delivery_mode=2, message_id=message.message_id, headers=headers,
+                    timestamp=now, type="response" if message.old_style else "event",
+                ))
 
     def _on_confirm(self, frame: Any) -> None:
         batch = self._batch
