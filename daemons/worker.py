@@ -24,6 +24,7 @@ import pika.exceptions
 
 from daemons import answers, topology
 from daemons.backoff import Backoff
+from daemons.coalescing import CoalescingSelectConnection
 from daemons.loader import LoadedHandler
 from daemons.poison import PoisonTracker
 from daemons.session import RECOVERABLE, ConnectionKeeper, Session, SessionLost
@@ -126,7 +127,8 @@ class Worker:
 
     def _serve_session(self) -> None:
         params = self.amqp.parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name}")
-        connection = pika.BlockingConnection(params)
+        # One write per answer instead of one per frame (daemons/coalescing.py).
+        connection = pika.BlockingConnection(params, _impl_class=CoalescingSelectConnection)
         keeper: ConnectionKeeper | None = None
         try:
             channel = connection.channel()
