@@ -8,18 +8,13 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from daemons.epublication import EPublication  # noqa: F401 - part of what ftp_monitor publishes
+
 ImportRequest = namedtuple("ImportRequest", "username requests import_log error_log")
 EbookFile = namedtuple("EbookFile", "filename b64_data")
 MetadataFile = namedtuple("MetadataFile", "filename b64_data parsed_data")
 DataPair = namedtuple("DataPair", "metadata_file ebook_file")
 
-EPublication = namedtuple(
-    "EPublication",
-    "ISBN invalid_ISBN id_number nazev podnazev vazba cena castDil nazevCasti nakladatelVydavatel "
-    "datumVydani poradiVydani zpracovatelZaznamu format url mistoVydani ISBNSouboruPublikaci autori "
-    "originaly internal_url anotace",
-    defaults=(None,) * 21,
-)
 
 # One file event (opt-in). `event` is one of EVENT_KINDS; `new_path` is set for "renamed" only;
 # `size` is the bytes transferred for uploads; `timestamp` is the record's time (ISO 8601 with zone, or

@@ -11,6 +11,7 @@ from daemons.aleph_export import form_fields, post_form
 from daemons.aleph_search import count, search
 from daemons.aleph_xservices import PRESENT_LIMIT, PresentedRecord, XServices
 from daemons.context import HandlerContext
+from daemons.epublication import Author, EPublication  # decodable here too
 from daemons.isbn import is_valid_isbn
 from daemons.marc_record import from_oai_marc
 
@@ -33,13 +34,6 @@ ISBNValidationResult = namedtuple("ISBNValidationResult", "is_valid")
 ExportRequest = namedtuple("ExportRequest", "epublication")
 ExportResult = namedtuple("ExportResult", "ISBN")
 AlephRecord = namedtuple("AlephRecord", "base library docNumber xml parsed_info semantic_info")
-EPublication = namedtuple(
-    "EPublication",
-    "ISBN invalid_ISBN id_number nazev podnazev vazba cena castDil nazevCasti nakladatelVydavatel "
-    "datumVydani poradiVydani zpracovatelZaznamu format url mistoVydani ISBNSouboruPublikaci autori "
-    "originaly internal_url anotace",
-)
-Author = namedtuple("Author", "firstName lastName title")
 # Where a record stands in the library's workflow (Aleph's local IST, HLD, BAS, FMT and PJM fields).
 SemanticInfo = namedtuple(
     "SemanticInfo",

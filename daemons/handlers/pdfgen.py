@@ -11,6 +11,7 @@ from collections import namedtuple
 from typing import Any
 
 from daemons.context import HandlerContext
+from daemons.epublication import EPUBLICATION_FIELDS, Author  # noqa: F401 - Author: items of autori
 from daemons.pdf.fonts import FontSet, FontsMissing, find_font_dir, load_fonts
 
 # The renderers (reportlab, docutils) are imported on the first request: an idle daemon stays small.
@@ -20,11 +21,7 @@ RST2PDF = namedtuple("RST2PDF", "rst_content style header footer")
 PDF = namedtuple("PDF", "b64_content")
 
 # The review form carries aleph's EPublication fields; any a client leaves out count as not filled in.
-EPUBLICATION_FIELDS = ("ISBN invalid_ISBN id_number nazev podnazev vazba cena castDil nazevCasti nakladatelVydavatel "
-                       "datumVydani poradiVydani zpracovatelZaznamu format url mistoVydani ISBNSouboruPublikaci "
-                       "autori originaly internal_url anotace")
 GenerateReview = namedtuple("GenerateReview", EPUBLICATION_FIELDS, defaults=(None,) * 21)
-Author = namedtuple("Author", "firstName lastName title")  # items of GenerateReview.autori, as aleph sends them
 
 OPTIONS_SPEC = """
 font_dir = string(default=None)
