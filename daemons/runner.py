@@ -9,7 +9,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -50,13 +49,9 @@ class LatePublisher:
         self.target(value, routing_key)
 
 
-def health_note_path(settings: DaemonSettings) -> Path:
-    return settings.state_dir / "notes" / f"{settings.name}.txt"
-
-
 def record_health(settings: DaemonSettings, module: ModuleType, log: logging.Logger) -> None:
     """Save the handler's `health()` note (e.g. "clamd not found: apt-get install clamav-daemon") for `status`."""
-    path = health_note_path(settings)
+    path = settings.health_note_path
     check = getattr(module, "health", None)
     note = check() if check is not None else None
     if note:

@@ -75,5 +75,10 @@ class DaemonSettings:
     shared: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def health_note_path(self) -> Path:
+        """Where the worker leaves its handler's `health()` note and `status` reads it."""
+        return self.state_dir / "notes" / f"{self.name}.txt"
+
+    @property
     def is_rpc(self) -> bool:
         return self.input_queue is not None and self.input_key is not None

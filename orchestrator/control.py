@@ -47,10 +47,6 @@ class MasterFiles:
         return self.state_dir / "events"
 
     @property
-    def notes(self) -> Path:
-        return self.state_dir / "notes"
-
-    @property
     def master_log(self) -> Path:
         return self.log_dir / "supervisord.log"
 

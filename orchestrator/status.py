@@ -57,9 +57,9 @@ def _combined_state(states: list[str]) -> str:
     return states[0] if states else "STOPPED"
 
 
-def _note(files: MasterFiles, name: str) -> str | None:
+def _note(settings: DaemonSettings) -> str | None:
     try:
-        return (files.notes / f"{name}.txt").read_text().strip() or None
+        return settings.health_note_path.read_text().strip() or None
     except OSError:
         return None
 
@@ -68,7 +68,7 @@ def _daemon_status(settings: DaemonSettings, infos: list[dict[str, Any]] | None,
                    files: MasterFiles, now: float) -> DaemonStatus:
     record = store.load(settings.name)
     row = DaemonStatus(settings.name, "STOPPED", settings.enabled, restarts=record.restarts,
-                       exit_status=record.exit_status, last_error=record.last_error, note=_note(files, settings.name))
+                       exit_status=record.exit_status, last_error=record.last_error, note=_note(settings))
     if infos is None:  # the master is down
         return row
     if not infos:
