@@ -87,7 +87,6 @@ class Worker:
         self._backoff = Backoff(cap=amqp.reconnect_max_delay)
         self._session: Session | None = None
         self._keeper: ConnectionKeeper | None = None
-        self._draining = False
 
     # -- life cycle ----------------------------------------------------------------------------
     def _change_state(self, new: WorkerState) -> None:
@@ -156,13 +155,11 @@ class Worker:
                     pass
 
     def _consume(self, session: Session, keeper: ConnectionKeeper, consumer_tag: str) -> None:
-        self._draining = False
         while True:
             with session.lock:
                 session.check()
                 session.connection.process_data_events(time_limit=_POLL_SECONDS)
             if self._stop.is_set():
-                self._draining = True
                 self._change_state(WorkerState.DRAINING)
                 session.run(lambda: session.channel.basic_cancel(consumer_tag))
                 self._give_back_all(session)
@@ -178,7 +175,7 @@ class Worker:
         """
         job = Delivery(method, properties, body)
         session, keeper = self._session, self._keeper
-        if self._stop.is_set() or self._draining or session is None or keeper is None:
+        if self._stop.is_set() or session is None or keeper is None:
             self._inbox.append(job)  # not started: given back when draining
             return
         session.lock.release()
