@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daemons.ftp_users import SETTINGS_FLAGS, FtpUserError, PasswdFileError, home_of, load_user_settings
-from daemons.wire import serialize
+from daemons.ftp_manager.users import SETTINGS_FLAGS, FtpUserError, PasswdFileError, home_of, load_user_settings
+from daemons.rpc.wire import serialize
 from ftp_monitor.importer import ImportSettings, finish_import, prepare_import
 from ftp_monitor.pairing import PairingRules
 from ftp_monitor.records import LogRecord

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from daemons.ftp_homes import LOCK_FILE_TEXT
+from daemons.ftp_manager.homes import LOCK_FILE_TEXT
 from ftp_monitor.homefiles import write_user_file
 from ftp_monitor.metadata import MetadataError, parse_metadata
 from ftp_monitor.pairing import PairingRules, Planned, plan_import

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from lxml import etree
 
-from daemons.isbn import is_valid_isbn
+from daemons.common.isbn import is_valid_isbn
 from ftp_monitor.structures import EPublication
 
 METADATA_SUFFIXES = ("json", "csv", "xml", "yaml", "yml")

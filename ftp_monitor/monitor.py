@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from daemons.settings import AMQPSettings, DaemonSettings
+from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from ftp_monitor.events import Outgoing, RecordHandler
 from ftp_monitor.offsets import MonitorState, OffsetStore
 from ftp_monitor.options import MonitorOptions

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daemons.atomic import write_atomically
+from daemons.common.atomic import write_atomically
 
 FINGERPRINT_BYTES = 128
 STATE_VERSION = 1

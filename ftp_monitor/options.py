@@ -6,8 +6,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemons.loader import HandlerError, validate_options
-from daemons.settings import DaemonSettings
+from daemons.rpc.loader import HandlerError, validate_options
+from daemons.rpc.settings import DaemonSettings
 from ftp_monitor.events import MonitorRules
 from ftp_monitor.importer import ImportSettings
 from ftp_monitor.pairing import PairingRules

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemons.isbn import is_valid_isbn, normalize
+from daemons.common.isbn import is_valid_isbn, normalize
 from ftp_monitor.metadata import is_metadata_name
 
 

@@ -22,10 +22,10 @@ import pika.exceptions
 from pika.adapters.select_connection import SelectConnection
 from pika.spec import Basic
 
-from daemons import topology
-from daemons.backoff import Backoff
-from daemons.coalescing import CoalescingSelectConnection
-from daemons.settings import AMQPSettings, DaemonSettings
+from daemons.rpc import topology
+from daemons.rpc.backoff import Backoff
+from daemons.rpc.coalescing import CoalescingSelectConnection
+from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from ftp_monitor.events import Outgoing
 
 RECOVERABLE = (pika.exceptions.AMQPError, ConnectionError, OSError)

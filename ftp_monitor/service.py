@@ -1,6 +1,6 @@
 """Entry point of the ftp_monitor daemon: `handler = ftp_monitor.service:run` in its config section.
 
-daemons.runner calls `run(settings, amqp)` in the foreground; it returns the process's exit code
+daemons.rpc.runner calls `run(settings, amqp)` in the foreground; it returns the process's exit code
 (0 after SIGTERM/SIGINT, 2 for bad options).
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from daemons.loader import HandlerError
-from daemons.settings import AMQPSettings, DaemonSettings
+from daemons.rpc.loader import HandlerError
+from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from ftp_monitor.monitor import Monitor
 from ftp_monitor.options import OPTIONS_SPEC, load_options
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from daemons.epublication import EPublication  # noqa: F401 - part of what ftp_monitor publishes
+from daemons.common.epublication import EPublication  # noqa: F401 - part of what ftp_monitor publishes
 
 ImportRequest = namedtuple("ImportRequest", "username requests import_log error_log")
 EbookFile = namedtuple("EbookFile", "filename b64_data")

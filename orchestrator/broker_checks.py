@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pika
 import pika.exceptions
 
-from daemons.settings import AMQPSettings, DaemonSettings
+from daemons.rpc.settings import AMQPSettings, DaemonSettings
 
 PROBE_TIMEOUT = 3.0
 

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 
 from daemons import __version__
-from daemons.loader import HandlerError, import_handler, validate_options
-from daemons.runner import setup_logging
+from daemons.rpc.loader import HandlerError, import_handler, validate_options
+from daemons.rpc.runner import setup_logging
 from orchestrator.config import Config, ConfigError, load
 
 EXIT_OK = 0
@@ -109,7 +109,7 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
 
 
 def _worker(config: Config, name: str, log_level: str) -> int:
-    from daemons.runner import run
+    from daemons.rpc.runner import run
 
     settings = config.daemon(name)
     setup_logging(log_level.upper())
@@ -139,7 +139,7 @@ def _check_config(config: Config) -> int:
 
 
 def _schema(config: Config, name: str) -> int:
-    from daemons.vhosts import VhostError
+    from daemons.rpc.vhosts import VhostError
     from orchestrator import schema
 
     daemons = list(config.daemons.values()) if name == "all" else [config.daemon(name)]

@@ -11,8 +11,8 @@ from typing import Any
 from configobj import ConfigObj, ConfigObjError, flatten_errors, get_extra_values
 from validate import Validator
 
-from daemons.registry import BUILTIN_DAEMONS
-from daemons.settings import AMQPSettings, DaemonSettings
+from daemons.rpc.builtin import BUILTIN_DAEMONS
+from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from orchestrator import legacy_json
 from orchestrator.paths import CONFIG_ENV, SYSTEM_CONFIG, default_state_dir, packaged
 

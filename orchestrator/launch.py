@@ -8,8 +8,8 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 
-from daemons.atomic import write_atomically
-from daemons.settings import DaemonSettings
+from daemons.common.atomic import write_atomically
+from daemons.rpc.settings import DaemonSettings
 from orchestrator import status as status_module
 from orchestrator.broker_checks import BrokerUnreachable, MissingVhosts, check_vhosts
 from orchestrator.config import Config

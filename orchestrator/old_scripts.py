@@ -1,11 +1,11 @@
-"""Entry points of the old per-daemon scripts; each loads the INI and hands over to daemons.cli."""
+"""Entry points of the old per-daemon scripts; each loads the INI and hands over to daemons.rpc.daemonize."""
 
 from __future__ import annotations
 
 import sys
 
-from daemons import cli
-from daemons.runner import run, setup_logging
+from daemons.rpc import daemonize
+from daemons.rpc.runner import run, setup_logging
 from orchestrator.config import ConfigError, load
 
 
@@ -23,7 +23,7 @@ def _main(name: str) -> int:
         setup_logging()
         return run(settings, config.amqp)
 
-    return cli.main(name, serve, pidfile, log_file)
+    return daemonize.main(name, serve, pidfile, log_file)
 
 
 def _entry(name: str):  # noqa: ANN202 - a console-script factory

@@ -11,7 +11,7 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from daemons.atomic import write_atomically
+from daemons.common.atomic import write_atomically
 
 
 @dataclass

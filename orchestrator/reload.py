@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import xmlrpc.client
 
-from daemons.settings import DaemonSettings
+from daemons.rpc.settings import DaemonSettings
 from orchestrator import reload_plan
 from orchestrator.config import Config
 from orchestrator.control import LISTENER_NAME, MasterClient, MasterFiles

@@ -6,8 +6,8 @@ from __future__ import annotations
 import configparser
 from collections.abc import Iterable
 
-from daemons.loader import HandlerError, import_handler, validate_options
-from daemons.settings import DaemonSettings
+from daemons.rpc.loader import HandlerError, import_handler, validate_options
+from daemons.rpc.settings import DaemonSettings
 
 PROGRAM = "program:"
 

@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterable
 
 import pika
 
-from daemons import topology
-from daemons.settings import DaemonSettings
-from daemons.vhosts import admin_for
+from daemons.rpc import topology
+from daemons.rpc.settings import DaemonSettings
+from daemons.rpc.vhosts import admin_for
 from orchestrator.config import Config
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from daemons.settings import DaemonSettings
+from daemons.rpc.settings import DaemonSettings
 from orchestrator.broker_checks import BrokerUnreachable, queue_states
 from orchestrator.config import Config
 from orchestrator.control import MasterClient, MasterFiles

@@ -13,8 +13,8 @@ import shlex
 import sys
 from typing import Any
 
-from daemons.runner import EXIT_WITH_PARENT_ENV
-from daemons.settings import DaemonSettings
+from daemons.rpc.runner import EXIT_WITH_PARENT_ENV
+from daemons.rpc.settings import DaemonSettings
 from orchestrator.config import BUILTIN, Config
 from orchestrator.control import LISTENER_NAME, MAX_SOCKET_PATH, MasterFiles
 

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import pika
 
-from daemons.settings import DaemonSettings
-from daemons.vhosts import VhostError
+from daemons.rpc.settings import DaemonSettings
+from daemons.rpc.vhosts import VhostError
 from orchestrator import schema
 from orchestrator.config import Config, ConfigError, load
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from daemons.aleph_xservices import AlephUnreachable
-from daemons.context import HandlerContext
-from daemons.handlers import aleph
-from daemons.marc_xml import UnsafeXMLError
-from tests.aleph_stand_in import AlephStandIn, oai_marc
+from daemons.aleph import handler as aleph
+from daemons.aleph.xservices import AlephUnreachable
+from daemons.common.safe_xml import UnsafeXMLError
+from daemons.rpc.context import HandlerContext
+from tests.fixtures.aleph_stand_in import AlephStandIn, oai_marc
 
 
 def book(isbn: str, title: str, author: str = "May, Karl,", publisher: str = "Návrat,", **extra: list) -> str:

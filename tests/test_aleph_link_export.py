@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from daemons.context import HandlerContext
-from daemons.handlers import aleph_link_export as handler
-from daemons.link_export_files import OUTGOING_NAME, ResultFileError
-from daemons.link_export_requests import LinkRequestError
+from daemons.aleph_link_export import handler as handler
+from daemons.aleph_link_export.files import OUTGOING_NAME, ResultFileError
+from daemons.aleph_link_export.requests import LinkRequestError
+from daemons.rpc.context import HandlerContext
 
 REQUEST = handler.LinkUpdateRequest(
     uuid="c1f4d6e2-0000-4000-8000-000000000001",

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from daemons.client import RPCClient
-from daemons.handlers import aleph_link_export as handler
-from daemons.link_export_files import OUTGOING_NAME
+from daemons.aleph_link_export import handler as handler
+from daemons.aleph_link_export.files import OUTGOING_NAME
+from daemons.rpc.client import RPCClient
+from daemons.rpc.wire import StructureRegistry
 from daemons.testing import BROKER, running_worker, write_config
-from daemons.wire import StructureRegistry
 
 REGISTRY = StructureRegistry.from_modules([handler])
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from daemons.client import RemoteError, RPCClient
-from daemons.handlers import aleph
+from daemons.aleph import handler as aleph
+from daemons.rpc.client import RemoteError, RPCClient
+from daemons.rpc.wire import StructureRegistry
 from daemons.testing import BROKER, running_worker, write_config
-from daemons.wire import StructureRegistry
-from tests.aleph_stand_in import AlephStandIn, oai_marc
-from tests.wire_files import WIRE
+from tests.fixtures.aleph_stand_in import AlephStandIn, oai_marc
+from tests.fixtures.wire_files import WIRE
 
 # The old clients' messages, kept next to the checkout (../shared/wire/).
 WIRE_DIR = WIRE

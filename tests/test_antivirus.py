@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from daemons.clamav_testing import build_signature_database, eicar_bytes, private_clamd
-from daemons.handlers import antivirus
-from daemons.loader import HandlerError, load_handler
-from daemons.settings import DaemonSettings
+from daemons.antivirus import handler as antivirus
+from daemons.rpc.loader import HandlerError, load_handler
+from daemons.rpc.settings import DaemonSettings
 from daemons.testing import wait_for
+from tests.fixtures.clamav import build_signature_database, eicar_bytes, private_clamd
 
 SIGNATURE = "Eicar-Test-Signature"
 
@@ -24,7 +24,7 @@ SIGNATURE = "Eicar-Test-Signature"
 def configure(tmp_path: Path, **options: Any) -> None:
     """Load the handler as the worker does: options validated by OPTIONS_SPEC, then configure()."""
     settings = DaemonSettings(
-        name="antivirus", handler="daemons.handlers.antivirus:react", vhost="antivirus", exchange="antivirus",
+        name="antivirus", handler="daemons.antivirus.handler:react", vhost="antivirus", exchange="antivirus",
         input_queue="daemon", output_queue="plone", input_key="request", output_key="result",
         options={key: str(value) for key, value in options.items()},
         data_dir=tmp_path / "state" / "antivirus", state_dir=tmp_path / "state",

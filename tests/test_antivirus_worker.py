@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from daemons.clamav_testing import build_signature_database, eicar_bytes, private_clamd
-from daemons.client import RemoteError, RPCClient
-from daemons.handlers import antivirus
+from daemons.antivirus import handler as antivirus
+from daemons.rpc.client import RemoteError, RPCClient
+from daemons.rpc.wire import StructureRegistry
 from daemons.testing import BROKER, running_worker, write_config
-from daemons.wire import StructureRegistry
-from tests.wire_files import WIRE
+from tests.fixtures.clamav import build_signature_database, eicar_bytes, private_clamd
+from tests.fixtures.wire_files import WIRE
 
 REGISTRY = StructureRegistry.from_modules([antivirus])
 

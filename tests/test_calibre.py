@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from daemons.calibre_formats import UnsupportedFormat
-from daemons.handlers import calibre
-from daemons.loader import HandlerError, load_handler
-from daemons.settings import DaemonSettings
+from daemons.calibre import handler as calibre
+from daemons.calibre.formats import UnsupportedFormat
+from daemons.rpc.loader import HandlerError, load_handler
+from daemons.rpc.settings import DaemonSettings
 from daemons.testing import wait_for
 
 CZECH = "Příliš žluťoučký kůň úpěl ďábelské ódy."
@@ -25,7 +25,7 @@ def configure(tmp_path: Path, **options: Any) -> Path:
     temp_dir.mkdir(exist_ok=True)
     options.setdefault("temp_dir", temp_dir)
     settings = DaemonSettings(
-        name="calibre", handler="daemons.handlers.calibre:react", vhost="calibre", exchange="convert",
+        name="calibre", handler="daemons.calibre.handler:react", vhost="calibre", exchange="convert",
         input_queue="daemon", output_queue="plone", input_key="request", output_key="result",
         options={key: str(value) for key, value in options.items()},
         data_dir=tmp_path / "state" / "calibre", state_dir=tmp_path / "state",

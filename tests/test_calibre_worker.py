@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from daemons.client import RemoteError, RPCClient
-from daemons.handlers import calibre
+from daemons.calibre import handler as calibre
+from daemons.rpc.client import RemoteError, RPCClient
+from daemons.rpc.wire import StructureRegistry
 from daemons.testing import BROKER, running_worker, write_config
-from daemons.wire import StructureRegistry
 
 REGISTRY = StructureRegistry.from_modules([calibre])
 TEXT = "Žádost o převod: kniha pro e-deposit."

@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
-from daemons.backoff import Backoff
-from daemons.client import RPCClient, RPCTimeout
+from daemons.rpc.backoff import Backoff
+from daemons.rpc.client import RPCClient, RPCTimeout
+from daemons.rpc.vhosts import ManagementAdmin, VhostError
 from daemons.testing import BROKER, queue_state
-from daemons.vhosts import ManagementAdmin, VhostError
 
 MANAGEMENT_URL = "http://127.0.0.1:15672"
 

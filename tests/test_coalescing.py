@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pika
 
-from daemons.coalescing import CoalescingSelectConnection
+from daemons.rpc.coalescing import CoalescingSelectConnection
 from daemons.testing import BROKER, bound_queue, read_messages
 
 

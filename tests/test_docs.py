@@ -10,7 +10,7 @@ from pathlib import Path
 
 from configobj import ConfigObj
 
-from daemons.registry import BUILTIN_DAEMONS
+from daemons.rpc.builtin import BUILTIN_DAEMONS
 from orchestrator.cli import build_parser
 from orchestrator.paths import packaged
 from orchestrator.tool import build_parser as tool_parser

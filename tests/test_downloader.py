@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from daemons.context import HandlerContext
-from daemons.download_guard import AddressPolicy, URLRefused
-from daemons.download_http import DownloadError
-from daemons.handlers import downloader
-from daemons.loader import HandlerError
+from daemons.downloader import handler as downloader
+from daemons.downloader.fetch import DownloadError
+from daemons.downloader.guard import AddressPolicy, URLRefused
+from daemons.rpc.context import HandlerContext
+from daemons.rpc.loader import HandlerError
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from daemons.client import RemoteError, RPCClient
-from daemons.handlers import downloader
+from daemons.downloader import handler as downloader
+from daemons.rpc.client import RemoteError, RPCClient
+from daemons.rpc.wire import StructureRegistry
 from daemons.testing import BROKER, running_worker, write_config
-from daemons.wire import StructureRegistry
 from tests.test_downloader import LocalServer, payload, send_bytes
 
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from passlib.hash import sha512_crypt
 
-from daemons import ftp_users
-from daemons.context import HandlerContext
-from daemons.ftp_homes import LOCK_FILE_TEXT
-from daemons.ftp_reload import reload_proftpd
-from daemons.handlers import ftp_manager as fm
-from daemons.loader import HandlerError, validate_options
-from daemons.settings import DaemonSettings
+from daemons.ftp_manager import handler as fm
+from daemons.ftp_manager import users as ftp_users
+from daemons.ftp_manager.homes import LOCK_FILE_TEXT
+from daemons.ftp_manager.proftpd import reload_proftpd
+from daemons.rpc.context import HandlerContext
+from daemons.rpc.loader import HandlerError, validate_options
+from daemons.rpc.settings import DaemonSettings
 
 LOCK = "delete_me_to_import_files.txt"
 FAST_ROUNDS = 1000
@@ -285,7 +285,7 @@ def test_unknown_message_names_the_ones_it_answers(ftp: dict[str, Path]) -> None
 
 
 def test_options_are_validated_with_the_key_and_value(tmp_path: Path) -> None:
-    settings = DaemonSettings(name="ftp_manager", handler="daemons.handlers.ftp_manager:react", vhost="ftp",
+    settings = DaemonSettings(name="ftp_manager", handler="daemons.ftp_manager.handler:react", vhost="ftp",
                               exchange="ftp", input_queue="daemon", output_queue="plone", input_key="request",
                               output_key="result", options={"uid": "root"}, data_dir=tmp_path, state_dir=tmp_path)
     with pytest.raises(HandlerError, match=r"uid = 'root'"):

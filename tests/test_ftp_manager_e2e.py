@@ -12,15 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from daemons.client import RemoteError, RPCClient
-from daemons.handlers import ftp_manager as fm
+from daemons.ftp_manager import handler as fm
+from daemons.rpc.client import RemoteError, RPCClient
+from daemons.rpc.wire import StructureRegistry
 from daemons.testing import BROKER, publish, read_messages, running_worker, throwaway_vhost, wait_for, write_config
-from daemons.wire import StructureRegistry
-from tests.proftpd_server import ProFTPDServer, ftp_home_root, proftpd_server
+from tests.fixtures.proftpd_server import ProFTPDServer, ftp_home_root, proftpd_server
+from tests.fixtures.wire_files import WIRE
 
 pytestmark = pytest.mark.slow
 
-WIRE = Path("/work/shared/wire")
+
 LOCK = "delete_me_to_import_files.txt"
 
 

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from daemons.rpc.wire import StructureRegistry, deserialize
 from daemons.testing import BROKER, throwaway_vhost, wait_for
-from daemons.wire import StructureRegistry, deserialize
 from ftp_monitor import structures
 from ftp_monitor.monitor import Monitor
 from ftp_monitor.options import load_options
 from ftp_monitor.records import CUT_LENGTH
-from ftp_monitor.testing import QueueReader, Received, SessionWriter, edeposit_record, monitor_settings
+from tests.fixtures.ftp_log import QueueReader, Received, SessionWriter, edeposit_record, monitor_settings
 
 LOCK = "delete_me_to_import_files.txt"
 REGISTRY = StructureRegistry.from_modules([structures])
@@ -180,7 +180,7 @@ def test_deleting_the_lock_publishes_one_import_request_with_exact_bytes_then_cl
 
 
 def test_per_user_switches_turn_pairing_off_for_that_user(env):
-    from daemons.ftp_users import FtpUser, write_users
+    from daemons.ftp_manager.users import FtpUser, write_users
 
     log_dir(env)
     home = make_home(env, "bob")

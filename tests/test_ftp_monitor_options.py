@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from daemons.loader import HandlerError
+from daemons.rpc.loader import HandlerError
 from ftp_monitor.options import load_options
-from ftp_monitor.testing import monitor_settings
+from tests.fixtures.ftp_log import monitor_settings
 
 
 def settings(tmp_path, **options):

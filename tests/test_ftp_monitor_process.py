@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from daemons.testing import BROKER, WorkerProcess, wait_for, write_config
-from ftp_monitor.testing import QueueReader, Received, SessionWriter, edeposit_record
+from tests.fixtures.ftp_log import QueueReader, Received, SessionWriter, edeposit_record
 
 pytestmark = pytest.mark.slow
 LOCK = "delete_me_to_import_files.txt"

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from daemons.ftp_homes import create_home
-from daemons.ftp_users import FtpUser, hash_password, write_users
+from daemons.ftp_manager.homes import create_home
+from daemons.ftp_manager.users import FtpUser, hash_password, write_users
+from daemons.rpc.wire import StructureRegistry, deserialize
 from daemons.testing import BROKER, wait_for
-from daemons.wire import StructureRegistry, deserialize
 from ftp_monitor import structures
 from ftp_monitor.monitor import Monitor
 from ftp_monitor.options import load_options
-from ftp_monitor.testing import QueueReader, monitor_settings
-from tests.proftpd_server import ProFTPDServer, ftp_home_root, proftpd_server
+from tests.fixtures.ftp_log import QueueReader, monitor_settings
+from tests.fixtures.proftpd_server import ProFTPDServer, ftp_home_root, proftpd_server
 
 pytestmark = pytest.mark.slow
 LOCK = "delete_me_to_import_files.txt"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ftp_monitor.records import CUT_LENGTH, MalformedRecord, parse, parse_edeposit, parse_legacy, split_glued
-from ftp_monitor.testing import edeposit_record, legacy_record
+from tests.fixtures.ftp_log import edeposit_record, legacy_record
 
 
 def test_edeposit_record_fields_are_parsed_by_name():

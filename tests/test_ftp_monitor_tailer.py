@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ftp_monitor.offsets import MonitorState, OffsetStore
 from ftp_monitor.tailer import LogTailer, TailState
-from ftp_monitor.testing import SessionWriter, edeposit_record
+from tests.fixtures.ftp_log import SessionWriter, edeposit_record
 
 
 class Clock:

@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from daemons.context import HandlerContext
-from daemons.handlers import harvester
-from daemons.harvest_feeds import FeedConfigError, FeedSource, parse_feeds_option
-from daemons.harvest_run import FeedError, Harvest, harvest_once
-from daemons.harvest_sent import SentTitles
-from daemons.harvest_testing import SampleTitle, isbn13, onix_message, opds_feed, sample_titles, serve_directory
-from daemons.harvest_xml import UnsafeXMLError, parse_untrusted
-from daemons.isbn import is_valid_isbn13
-from daemons.loader import HandlerError, validate_options
-from daemons.registry import BUILTIN_DAEMONS
-from daemons.settings import DaemonSettings
+from daemons.common.feed_xml import UnsafeXMLError, parse_untrusted
+from daemons.common.isbn import is_valid_isbn13
+from daemons.harvester import handler as harvester
+from daemons.harvester.feeds import FeedConfigError, FeedSource, parse_feeds_option
+from daemons.harvester.run import FeedError, Harvest, harvest_once
+from daemons.harvester.sent import SentTitles
+from daemons.rpc.builtin import BUILTIN_DAEMONS
+from daemons.rpc.context import HandlerContext
+from daemons.rpc.loader import HandlerError, validate_options
+from daemons.rpc.settings import DaemonSettings
 from daemons.testing import wait_for
+from tests.fixtures.feeds import SampleTitle, isbn13, onix_message, opds_feed, sample_titles, serve_directory
 
 NEMCOVA = SampleTitle("Babička", "Božena Němcová", "978-80-204-0523-0", price="249.00", pages=312)
 

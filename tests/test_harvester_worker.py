@@ -7,11 +7,11 @@ from pathlib import Path
 import pika
 import pytest
 
-from daemons.client import RPCClient
-from daemons.handlers import harvester
-from daemons.harvest_testing import opds_feed, sample_titles, serve_directory
+from daemons.harvester import handler as harvester
+from daemons.rpc.client import RPCClient
+from daemons.rpc.wire import StructureRegistry, deserialize
 from daemons.testing import BROKER, running_worker, wait_for, write_config
-from daemons.wire import StructureRegistry, deserialize
+from tests.fixtures.feeds import opds_feed, sample_titles, serve_directory
 
 REGISTRY = StructureRegistry.from_modules([harvester])
 

@@ -7,7 +7,7 @@ import sys
 
 PROBE = """
 import sys
-import orchestrator.cli, daemons.runner, pika
+import orchestrator.cli, daemons.rpc.runner, pika
 print('asyncio.base_events' in sys.modules)
 import asyncio
 async def answer():

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from daemons.client import RemoteError, RPCClient
-from daemons.handlers import ltp
+from daemons.ltp import handler as ltp
+from daemons.rpc.client import RemoteError, RPCClient
+from daemons.rpc.wire import StructureRegistry
 from daemons.testing import BROKER, running_worker, write_config
-from daemons.wire import StructureRegistry
 from tests.test_ltp import BOOK, PDF, request
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from daemons.context import HandlerContext
-from daemons.handlers import marcxml2mods
-from daemons.marc_record import MARC_NS, DataField, MarcRecord, from_oai_marc, to_marcxml
-from daemons.marc_xml import UnsafeXMLError, parse_xml
-from tests.aleph_stand_in import oai_marc
+from daemons.common.marc import MARC_NS, DataField, MarcRecord, from_oai_marc, to_marcxml
+from daemons.common.safe_xml import UnsafeXMLError, parse_xml
+from daemons.marcxml2mods import handler as marcxml2mods
+from daemons.rpc.context import HandlerContext
+from tests.fixtures.aleph_stand_in import oai_marc
 
 NS = {"m": "http://www.loc.gov/mods/v3"}
 RECORD = MarcRecord(

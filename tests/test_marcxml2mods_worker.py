@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from daemons.client import RemoteError, RPCClient
-from daemons.handlers import marcxml2mods
-from daemons.marc_xml import parse_xml
+from daemons.common.safe_xml import parse_xml
+from daemons.marcxml2mods import handler as marcxml2mods
+from daemons.rpc.client import RemoteError, RPCClient
+from daemons.rpc.wire import StructureRegistry
 from daemons.testing import BROKER, running_worker, write_config
-from daemons.wire import StructureRegistry
 from tests.test_marcxml2mods import MARC, NS, texts
 
 

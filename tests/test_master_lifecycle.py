@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from daemons.client import RPCClient
+from daemons.rpc.client import RPCClient
+from daemons.rpc.wire import StructureRegistry
 from daemons.testing import BROKER, wait_for, write_config
-from daemons.wire import StructureRegistry
 from orchestrator import cli
 from orchestrator.config import load
 from orchestrator.control import MasterClient, MasterFiles, pid_alive

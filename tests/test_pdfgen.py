@@ -16,11 +16,11 @@ from typing import Any
 import pypdf
 import pytest
 
-from daemons.context import HandlerContext
-from daemons.handlers import pdfgen
-from daemons.pdf.contract import ContractError
-from daemons.pdf.review import ReviewError
-from daemons.wire import StructureRegistry, deserialize
+from daemons.pdfgen import handler as pdfgen
+from daemons.pdfgen.contract import ContractError
+from daemons.pdfgen.review import ReviewError
+from daemons.rpc.context import HandlerContext
+from daemons.rpc.wire import StructureRegistry, deserialize
 
 CONTRACT = pdfgen.GenerateContract(
     firma="Nakladatelství Žluťoučký kůň, s.r.o.", pravni_forma="společnost s ručením omezeným",

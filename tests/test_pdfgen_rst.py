@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from reportlab.lib.pagesizes import A4, A5
 
-from daemons.handlers import pdfgen
-from daemons.pdf.rst import RSTError
-from daemons.pdf.style import StyleSheetError
+from daemons.pdfgen import handler as pdfgen
+from daemons.pdfgen.rst import RSTError
+from daemons.pdfgen.style import StyleSheetError
 from tests.test_pdfgen import assert_page_numbers, flat, page_texts, read_pdf
 
 DOCUMENT = """\

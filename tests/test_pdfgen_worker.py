@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from daemons.client import RemoteError, RPCClient
-from daemons.handlers import pdfgen
+from daemons.pdfgen import handler as pdfgen
+from daemons.rpc.client import RemoteError, RPCClient
+from daemons.rpc.wire import StructureRegistry
 from daemons.testing import BROKER, running_worker, write_config
-from daemons.wire import StructureRegistry
 from tests.test_pdfgen import REVIEW_FIELDS, flat, page_texts, read_pdf
 
 REGISTRY = StructureRegistry.from_modules([pdfgen])

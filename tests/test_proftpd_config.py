@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from daemons.ftp_users import FtpUser, hash_password, write_users
+from daemons.ftp_manager.users import FtpUser, hash_password, write_users
 from daemons.testing import wait_for
 from ftp_monitor.proftpd_config import EDEPOSIT_FIELDS, EDEPOSIT_LOG_FORMAT, ProFTPDConfigError, render
-from tests.proftpd_server import ProFTPDUnavailable, ftp_home_root, proftpd_server
+from tests.fixtures.proftpd_server import ProFTPDUnavailable, ftp_home_root, proftpd_server
 
 FTP = {"passwd_file": "/etc/proftpd/ftpd.passwd", "home_root": "/home/ftp", "proftpd_pidfile": "/run/proftpd.pid",
        "lock_filename": "delete_me_to_import_files.txt"}
@@ -105,7 +105,8 @@ def test_server_refuses_a_home_root_users_cannot_enter(tmp_path: Path) -> None:
     locked = tmp_path / "locked"
     (locked / "homes").mkdir(parents=True)
     locked.chmod(0o700)
-    with pytest.raises(ProFTPDUnavailable, match=r"FTP users cannot enter; use `with tests.proftpd_server.ftp_home"):
+    hint = r"FTP users cannot enter; use `with tests.fixtures.proftpd_server.ftp_home"
+    with pytest.raises(ProFTPDUnavailable, match=hint):
         with proftpd_server(tmp_path, tmp_path / "x.log", tmp_path / "p", locked / "homes"):
             pass
 

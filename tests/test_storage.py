@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from daemons.context import HandlerContext
-from daemons.handlers import storage
-from daemons.loader import HandlerError
+from daemons.rpc.context import HandlerContext
+from daemons.rpc.loader import HandlerError
+from daemons.storage import handler as storage
 from daemons.storage.service import TooManyResults
 
 EMPTY_PUBLICATION = storage.Publication(*[None] * len(storage.Publication._fields))
@@ -263,8 +263,8 @@ def test_a_file_removed_by_hand_is_reported_by_name(data_dir):
 SAVER = """
 import base64, sys
 from pathlib import Path
-from daemons.context import HandlerContext
-from daemons.handlers import storage
+from daemons.rpc.context import HandlerContext
+from daemons.storage import handler as storage
 storage.configure(HandlerContext("storage", {}, Path(sys.argv[1]), Path(sys.argv[1])))
 empty = storage.Publication(*[None] * 15)
 for n in range(40):

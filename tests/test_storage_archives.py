@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from daemons.context import HandlerContext
-from daemons.handlers import storage
+from daemons.rpc.context import HandlerContext
+from daemons.storage import handler as storage
 from daemons.storage.archives import UnsafeArchiveError
 
 EMPTY_ARCHIVE = storage.Archive(None, None, None, None, None)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from daemons.client import RemoteError, RPCClient
-from daemons.handlers import storage
+from daemons.rpc.client import RemoteError, RPCClient
+from daemons.rpc.wire import StructureRegistry
+from daemons.storage import handler as storage
 from daemons.testing import BROKER, running_worker, write_config
-from daemons.wire import StructureRegistry
 
 OLD_CLIENT_SAVE = {
     "__nt_name": "SaveRequest",

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from daemons.client import RPCClient
-from daemons.handlers import aleph
+from daemons.aleph import handler as aleph
+from daemons.rpc.client import RPCClient
+from daemons.rpc.vhosts import RabbitmqctlAdmin
+from daemons.rpc.wire import StructureRegistry
 from daemons.testing import BROKER, publish, queue_state, read_messages, wait_for, write_config
-from daemons.vhosts import RabbitmqctlAdmin
-from daemons.wire import StructureRegistry
-from tests.wire_files import WIRE
+from tests.fixtures.wire_files import WIRE
 
 BIN = Path(sys.executable).parent
 

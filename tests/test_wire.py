@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from daemons import answers
-from daemons.handlers import aleph
-from daemons.wire import StructureRegistry, UnknownStructureError, deserialize, serialize
-from tests.wire_files import WIRE
+from daemons.aleph import handler as aleph
+from daemons.rpc import answers
+from daemons.rpc.wire import StructureRegistry, UnknownStructureError, deserialize, serialize
+from tests.fixtures.wire_files import WIRE
 
 Inner = namedtuple("Inner", "value")
 Outer = namedtuple("Outer", "items mapping inner")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from daemons.client import RemoteError, RPCClient
+from daemons.rpc.client import RemoteError, RPCClient
+from daemons.rpc.wire import StructureRegistry
 from daemons.testing import (
     BROKER,
     bound_queue,
@@ -19,9 +20,8 @@ from daemons.testing import (
     throwaway_vhost,
     write_config,
 )
-from daemons.wire import StructureRegistry
+from tests.fixtures.wire_files import WIRE
 from tests.handlers import core_behaviours as core
-from tests.wire_files import WIRE
 
 CORE = {
     "handler": "tests.handlers.core_behaviours:react",

@@ -1,1 +1,4 @@
-"""The storage daemon's back end: a SQLite catalogue of records and a balanced tree of files under data_dir."""
+"""storage: keeps publications, archives and periodical trees: a SQLite catalogue and a file tree.
+
+Entry point: `daemons.storage.handler:react`.
+"""

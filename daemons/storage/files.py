@@ -13,7 +13,7 @@ import re
 import shutil
 from pathlib import Path
 
-from daemons import atomic
+from daemons.common import atomic
 
 SUFFIX_PATTERN = re.compile(r"\.[a-z0-9]{1,10}")
 TEMP_PREFIX = ".tmp-"

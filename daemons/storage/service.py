@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from daemons.rpc.wire import StructureRegistry, deserialize, to_plain
 from daemons.storage import archives
 from daemons.storage.catalog import Catalog
 from daemons.storage.files import balanced_path, digest_of, remove_quietly, safe_suffix, store_content, write_atomically
@@ -38,7 +39,6 @@ from daemons.storage.records import (
     tree_path_array,
 )
 from daemons.storage.structures import Archive, Publication, Tree, TreeInfo
-from daemons.wire import StructureRegistry, deserialize, to_plain
 
 TREE_REGISTRY = StructureRegistry([Tree, Publication])
 

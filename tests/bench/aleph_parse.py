@@ -14,11 +14,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from daemons.aleph_xservices import PresentedRecord  # noqa: E402
-from daemons.context import HandlerContext  # noqa: E402
-from daemons.handlers import aleph  # noqa: E402
-from daemons.marc_xml import parse_xml  # noqa: E402
-from tests.aleph_stand_in import AlephStandIn, oai_marc  # noqa: E402
+from daemons.aleph import handler as aleph  # noqa: E402
+from daemons.aleph.xservices import PresentedRecord  # noqa: E402
+from daemons.common.safe_xml import parse_xml  # noqa: E402
+from daemons.rpc.context import HandlerContext  # noqa: E402
+from tests.fixtures.aleph_stand_in import AlephStandIn, oai_marc  # noqa: E402
 
 RECORDS = 1000
 

@@ -14,9 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from daemons.clamav_testing import build_signature_database, eicar_bytes, private_clamd
-from daemons.context import HandlerContext
-from daemons.handlers import antivirus
+from daemons.antivirus import handler as antivirus
+from daemons.rpc.context import HandlerContext
+from tests.fixtures.clamav import build_signature_database, eicar_bytes, private_clamd
 
 SIZE = 10 * 1024 * 1024
 

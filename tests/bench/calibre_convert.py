@@ -12,8 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from daemons.context import HandlerContext
-from daemons.handlers import calibre
+from daemons.calibre import handler as calibre
+from daemons.rpc.context import HandlerContext
 
 PAGES = 100
 SENTENCE = "Příliš žluťoučký kůň úpěl ďábelské ódy a nakladatel odevzdal povinný výtisk včas."

@@ -20,13 +20,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from daemons import ftp_users  # noqa: E402
-from daemons.client import RPCClient  # noqa: E402
-from daemons.context import HandlerContext  # noqa: E402
-from daemons.handlers import ftp_manager as fm  # noqa: E402
+from daemons.ftp_manager import handler as fm  # noqa: E402
+from daemons.ftp_manager import users as ftp_users  # noqa: E402
+from daemons.rpc.client import RPCClient  # noqa: E402
+from daemons.rpc.context import HandlerContext  # noqa: E402
+from daemons.rpc.wire import StructureRegistry  # noqa: E402
 from daemons.testing import BROKER, running_worker, throwaway_vhost, write_config  # noqa: E402
-from daemons.wire import StructureRegistry  # noqa: E402
-from tests.proftpd_server import ftp_home_root, proftpd_server  # noqa: E402
+from tests.fixtures.proftpd_server import ftp_home_root, proftpd_server  # noqa: E402
 
 LOCK = "delete_me_to_import_files.txt"
 BIG_FILE_USERS = 5000

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from daemons.testing import BROKER, throwaway_vhost, wait_for  # noqa: E402
 from ftp_monitor.monitor import Monitor  # noqa: E402
 from ftp_monitor.options import load_options  # noqa: E402
-from ftp_monitor.testing import QueueReader, SessionWriter, edeposit_record, monitor_settings  # noqa: E402
+from tests.fixtures.ftp_log import QueueReader, SessionWriter, edeposit_record, monitor_settings  # noqa: E402
 
 
 @contextlib.contextmanager

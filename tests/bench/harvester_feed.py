@@ -13,14 +13,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from daemons.client import RPCClient  # noqa: E402
-from daemons.handlers import harvester  # noqa: E402
-from daemons.harvest_feeds import parse_feeds_option  # noqa: E402
-from daemons.harvest_run import Harvest, harvest_once  # noqa: E402
-from daemons.harvest_sent import SentTitles  # noqa: E402
-from daemons.harvest_testing import onix_message, opds_feed, sample_titles, serve_directory  # noqa: E402
+from daemons.harvester import handler as harvester  # noqa: E402
+from daemons.harvester.feeds import parse_feeds_option  # noqa: E402
+from daemons.harvester.run import Harvest, harvest_once  # noqa: E402
+from daemons.harvester.sent import SentTitles  # noqa: E402
+from daemons.rpc.client import RPCClient  # noqa: E402
+from daemons.rpc.wire import StructureRegistry, serialize  # noqa: E402
 from daemons.testing import BROKER, running_worker, throwaway_vhost, write_config  # noqa: E402
-from daemons.wire import StructureRegistry, serialize  # noqa: E402
+from tests.fixtures.feeds import onix_message, opds_feed, sample_titles, serve_directory  # noqa: E402
 
 ENTRIES = 10_000
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pika
 import pika.exceptions
 
-from daemons.registry import BUILTIN_DAEMONS
+from daemons.rpc.builtin import BUILTIN_DAEMONS
 from daemons.testing import BROKER, throwaway_vhost, wait_for
 from orchestrator.config import load
 from orchestrator.control import MasterClient, MasterFiles

@@ -23,7 +23,7 @@ import pypdf
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from daemons.handlers import pdfgen  # noqa: E402
+from daemons.pdfgen import handler as pdfgen  # noqa: E402
 
 REVIEW = pdfgen.GenerateReview(
     ISBN="978-80-7203-125-0", nazev="Příliš žluťoučký kůň", podnazev="úpěl ďábelské ódy", vazba="online", cena="149",
@@ -61,9 +61,9 @@ def pages(answer: Any) -> tuple[int, int]:
 
 
 def through_worker(rounds: int) -> float | None:
-    from daemons.client import RPCClient
+    from daemons.rpc.client import RPCClient
+    from daemons.rpc.wire import StructureRegistry
     from daemons.testing import BROKER, BrokerUnavailable, running_worker, throwaway_vhost, write_config
-    from daemons.wire import StructureRegistry
 
     try:
         with tempfile.TemporaryDirectory() as tmp, throwaway_vhost("edeposit-bench") as vhost:

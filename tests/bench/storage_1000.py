@@ -19,11 +19,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from daemons.client import RPCClient  # noqa: E402
-from daemons.context import HandlerContext  # noqa: E402
-from daemons.handlers import storage  # noqa: E402
+from daemons.rpc.client import RPCClient  # noqa: E402
+from daemons.rpc.context import HandlerContext  # noqa: E402
+from daemons.rpc.wire import StructureRegistry  # noqa: E402
+from daemons.storage import handler as storage  # noqa: E402
 from daemons.testing import BROKER, running_worker, throwaway_vhost, write_config  # noqa: E402
-from daemons.wire import StructureRegistry  # noqa: E402
 
 EMPTY = storage.Publication(*[None] * len(storage.Publication._fields))
 

@@ -1,0 +1,3 @@
+"""Formats several daemons share: safe XML, MARC records, MODS, ISBN, EPublication and atomic files.
+
+Nothing here imports the RPC runtime or a daemon package."""

@@ -1,0 +1,3 @@
+"""harvester: reads publishers' OPDS and ONIX feeds and sends each new title once.
+
+Entry point: `daemons.harvester.handler:react`."""

@@ -1,0 +1,99 @@
+"""pdfgen: renders the licence contract, the review of a submitted form and any reST text as PDF.
+
+Every document embeds the DejaVu fonts (Debian: fonts-dejavu-core) so that Czech text shows correctly.
+Answers are `PDF(b64_content)`.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import namedtuple
+from typing import Any
+
+from daemons.common.epublication import EPUBLICATION_FIELDS, Author  # noqa: F401 - Author: items of autori
+from daemons.pdfgen.fonts import FontSet, FontsMissing, find_font_dir, load_fonts
+from daemons.rpc.context import HandlerContext
+
+# The renderers (reportlab, docutils) are imported on the first request: an idle daemon stays small.
+
+GenerateContract = namedtuple("GenerateContract", "firma pravni_forma sidlo ic dic zastoupen")
+RST2PDF = namedtuple("RST2PDF", "rst_content style header footer")
+PDF = namedtuple("PDF", "b64_content")
+
+# The review form carries aleph's EPublication fields; any a client leaves out count as not filled in.
+GenerateReview = namedtuple("GenerateReview", EPUBLICATION_FIELDS, defaults=(None,) * 21)
+
+OPTIONS_SPEC = """
+font_dir = string(default=None)
+contract_template = string(default=None)
+"""
+
+
+class BackendUnavailable(RuntimeError):
+    """The back end this daemon needs is not available."""
+
+
+class UnsupportedRequest(TypeError):
+    """The message is not one of the requests this daemon answers."""
+
+
+class _Settings:
+    font_dir: str | None = None
+    contract: Any = None  # daemons.pdfgen.contract.ContractTemplate when the option is set
+
+
+_settings = _Settings()
+
+
+def configure(context: HandlerContext) -> None:
+    """Read the options; a bad contract template stops the daemon at start, not at the first request."""
+    _settings.font_dir = context.options.get("font_dir")
+    path = context.options.get("contract_template")
+    if path:
+        from daemons.pdfgen.contract import ContractTemplate
+
+        _settings.contract = ContractTemplate.from_file(path)
+    else:
+        _settings.contract = None
+    note = health()
+    if note:
+        context.log.warning("pdfgen: %s", note)
+
+
+def health() -> str | None:
+    try:
+        find_font_dir(_settings.font_dir)
+    except FontsMissing as exc:
+        return str(exc)
+    return None
+
+
+def _fonts() -> FontSet:
+    try:
+        return load_fonts(_settings.font_dir)
+    except FontsMissing as exc:
+        raise BackendUnavailable(f"cannot render PDF: {exc}") from None
+
+
+def _pdf(content: bytes) -> PDF:
+    return PDF(base64.b64encode(content).decode("ascii"))
+
+
+def react(message: Any, send_back: Any) -> PDF:
+    """Render the requested document; bad fields raise ValueError naming the field and the fix."""
+    from daemons.pdfgen.contract import render_contract
+    from daemons.pdfgen.page import DEFAULT_FOOTER
+    from daemons.pdfgen.render import render_rst
+    from daemons.pdfgen.review import render_review
+
+    name = type(message).__name__
+    if name == "GenerateContract":
+        return _pdf(render_contract(message._asdict(), _fonts(), _settings.contract))
+    if name == "GenerateReview":
+        return _pdf(render_review(message._asdict(), _fonts()))
+    if name == "RST2PDF":
+        footer = DEFAULT_FOOTER if message.footer is None else message.footer
+        return _pdf(render_rst(message.rst_content, _fonts(), style=message.style, header=message.header,
+                               footer=footer))
+    raise UnsupportedRequest(f"pdfgen cannot answer {name} ({message!r:.80}); send GenerateContract, GenerateReview "
+                             f"or RST2PDF")

@@ -1,0 +1,91 @@
+"""Runs one daemon in the foreground: what `edeposit-amqpd worker NAME` and the old scripts call."""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from daemons.rpc.loader import import_handler, load_handler
+from daemons.rpc.settings import AMQPSettings, DaemonSettings
+from daemons.rpc.worker import SessionLost, Worker
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
+EXIT_WITH_PARENT_ENV = "EDEPOSIT_AMQPD_EXIT_WITH_PARENT"
+
+
+def setup_logging(level: str | int = "INFO") -> None:
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr, force=True)
+    logging.getLogger("pika").setLevel(logging.WARNING)
+
+
+def exit_with_parent() -> None:
+    """Ask Linux to TERM this process when its parent dies, so no worker outlives its master.
+
+    Note: if the parent is already gone (we were re-parented), exit at once instead.
+    """
+    PR_SET_PDEATHSIG = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() == 1:
+        raise SystemExit("parent process is gone; exiting")
+
+
+class LatePublisher:
+    """Lets `configure()` keep a publish function before the worker that backs it exists."""
+
+    def __init__(self) -> None:
+        self.target: Callable[..., None] | None = None
+
+    def __call__(self, value: Any, routing_key: str | None = None) -> None:
+        if self.target is None:
+            raise SessionLost("the worker is not connected yet")
+        self.target(value, routing_key)
+
+
+def record_health(settings: DaemonSettings, module: ModuleType, log: logging.Logger) -> None:
+    """Save the handler's `health()` note (e.g. "clamd not found: apt-get install clamav-daemon") for `status`."""
+    path = settings.health_note_path
+    check = getattr(module, "health", None)
+    note = check() if check is not None else None
+    if note:
+        log.warning("back end problem: %s", note)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(note + "\n")
+    else:
+        path.unlink(missing_ok=True)
+
+
+def run(settings: DaemonSettings, amqp: AMQPSettings) -> int:
+    """Load the handler and serve until stopped; the exit code for the process."""
+    log = logging.getLogger(f"edeposit.{settings.name}")
+    if os.environ.get(EXIT_WITH_PARENT_ENV) == "1":
+        exit_with_parent()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not settings.is_rpc:
+        # A publisher such as ftp_monitor: its callable takes the settings and runs until stopped.
+        loaded = import_handler(settings)
+        log.info("starting %s (%s)", settings.name, settings.handler)
+        return int(loaded.react(settings, amqp) or 0)
+    publisher = LatePublisher()
+    handler = load_handler(settings, log, publish=publisher)
+    record_health(settings, handler.module, log)
+    worker = Worker(settings, amqp, handler, log)
+    publisher.target = worker.publish
+    worker.install_signal_handlers()
+    log.info("starting %s (%s, %d structures)", settings.name, settings.handler, len(handler.registry))
+    # What start-up made lives as long as the process: keep it out of every later garbage collection.
+    gc.collect()
+    gc.freeze()
+    try:
+        return worker.run()
+    finally:
+        shutdown = getattr(handler.module, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
