@@ -22,6 +22,7 @@ status:
 test:
 	scripts/bootstrap.sh test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -p no:cacheprovider tests
 
 test-fast:
@@ -32,6 +33,7 @@ bench:
 
 lint:
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 docs:
 	$(PY) -m sphinx -W -b html docs docs/_build/html

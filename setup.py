@@ -44,7 +44,8 @@ setup(
     ],
     extras_require={
         "docs": ["sphinx>=7"],
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.5", "pypdf>=4", "sphinx>=7"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.5", "pypdf>=4", "sphinx>=7",
+                 "mypy>=1.10", "types-lxml", "types-docutils", "types-reportlab", "types-PyYAML"],
     },
     entry_points={
         "console_scripts": [

@@ -15,11 +15,12 @@ def _load_asyncio_on_first_use() -> None:
     spec = importlib.util.find_spec("asyncio")
     if spec is None or spec.loader is None:
         return
+    loader = spec.loader
     module = importlib.util.module_from_spec(spec)
 
     def load_and_get(name: str) -> Any:
         del module.__dict__["__getattr__"]
-        spec.loader.exec_module(module)
+        loader.exec_module(module)
         return getattr(module, name)
 
     module.__dict__["__getattr__"] = load_and_get

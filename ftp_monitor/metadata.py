@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 import yaml
-from lxml import etree
 
 from daemons.common.isbn import is_valid_isbn
+from daemons.common.safe_xml import parse_xml
 from ftp_monitor.structures import EPublication
 
 METADATA_SUFFIXES = ("json", "csv", "xml", "yaml", "yml")
@@ -85,13 +85,12 @@ def _read_csv(text: str) -> list[tuple[Any, Any]]:
 
 
 def _read_xml(text: str) -> list[tuple[Any, Any]]:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     try:
-        root = etree.fromstring(text.encode("utf-8"), parser)
-    except etree.XMLSyntaxError as exc:
-        raise MetadataError(f"invalid XML: {exc}") from None
+        root = parse_xml(text, "the XML metadata")
+    except ValueError as exc:
+        raise MetadataError(str(exc)) from None
     if root.tag != "root":
-        raise MetadataError(f"the XML root element is <{root.tag}>; write <root><item key=\"...\">value</item></root>")
+        raise MetadataError(f"the XML root element is <{root.tag!s}>; write <root><item key='...'>value</item></root>")
     pairs = []
     for item in root.iter("item"):
         if "key" not in item.attrib:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +53,7 @@ class MonitorOptions:
 
 def load_options(settings: DaemonSettings) -> MonitorOptions:
     """Validated options; HandlerError naming the option, its value and what is expected."""
-    values = validate_options(settings, sys.modules[__name__])
+    values = validate_options(settings.name, settings.options, OPTIONS_SPEC)
     ftp = settings.shared.get("ftp", {})
     missing = [key for key in ("home_root", "passwd_file", "lock_filename") if not ftp.get(key)]
     if missing:

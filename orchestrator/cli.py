@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from daemons import __version__
-from daemons.rpc.loader import HandlerError, import_handler, validate_options
+from daemons.rpc.loader import HandlerError, options_spec, validate_options
 from daemons.rpc.runner import setup_logging
 from orchestrator.config import Config, ConfigError, load
 
@@ -121,8 +121,7 @@ def _check_config(config: Config) -> int:
     problems = []
     for settings in config.enabled:
         try:
-            loaded = import_handler(settings)
-            validate_options(settings, loaded.module)
+            validate_options(settings.name, settings.options, options_spec(settings))
         except HandlerError as exc:
             problems.append(f"{config.source}: {exc}")
         except Exception as exc:  # an import error names the handler, not our code

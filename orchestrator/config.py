@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,7 @@ from orchestrator import legacy_json
 from orchestrator.paths import CONFIG_ENV, SYSTEM_CONFIG, default_state_dir, packaged
 
 BUILTIN = "<built-in defaults>"
-_REQUIRED_RPC_KEYS = ("handler", "vhost", "exchange", "input_queue", "output_queue", "input_key", "output_key")
-_DEFAULT_ROUTING = {"input_queue": "daemon", "output_queue": "plone", "input_key": "request", "output_key": "result"}
+_REQUIRED_CUSTOM_KEYS = ("handler", "vhost", "exchange")
 
 
 class ConfigError(Exception):
@@ -120,24 +119,13 @@ def _build(obj: ConfigObj, source: str, warnings: list[str]) -> Config:
     problems = _describe_errors(obj, result, source) + _describe_extras(obj, source)
     if problems:
         raise ConfigError("\n".join(problems))
-    amqp_section = dict(obj["amqp"])
-    password = _password(amqp_section, source)
-    amqp = AMQPSettings(
-        host=amqp_section["host"],
-        port=amqp_section["port"],
-        user=amqp_section["user"],
-        password=password,
-        heartbeat=amqp_section["heartbeat"],
-        connection_timeout=amqp_section["connection_timeout"],
-        reconnect_max_delay=amqp_section["reconnect_max_delay"],
-        ssl=amqp_section["ssl"],
-        ssl_ca=amqp_section["ssl_ca"],
-        ssl_cert=amqp_section["ssl_cert"],
-        ssl_key=amqp_section["ssl_key"],
-    )
-    orch = dict(obj["orchestrator"])
-    state_dir = Path(orch.pop("state_dir") or default_state_dir()).expanduser()
-    log_dir = Path(orch.pop("log_dir") or state_dir / "log").expanduser()
+    amqp_section = _set(obj["amqp"])
+    management_url = amqp_section.pop("management_url", None)
+    amqp_section.pop("password_file", None)
+    amqp = AMQPSettings(**{**amqp_section, "password": _password(obj["amqp"], source)})
+    orch = _set(obj["orchestrator"])
+    state_dir = Path(orch.pop("state_dir", None) or default_state_dir()).expanduser()
+    log_dir = Path(orch.pop("log_dir", None) or state_dir / "log").expanduser()
     orchestrator = OrchestratorSettings(state_dir=state_dir, log_dir=log_dir, **orch)
     ftp = dict(obj["ftp"])
     daemons = {
@@ -150,16 +138,21 @@ def _build(obj: ConfigObj, source: str, warnings: list[str]) -> Config:
         orchestrator=orchestrator,
         ftp=ftp,
         daemons=daemons,
-        management_url=amqp_section["management_url"],
+        management_url=management_url,
         warnings=warnings,
         raw=obj.dict(),
     )
 
 
-def _password(section: dict[str, Any], source: str) -> str:
+def _set(section: Any) -> dict[str, Any]:
+    """The keys a section sets (the configspec leaves the others None; the settings classes hold defaults)."""
+    return {key: value for key, value in section.items() if value is not None and not isinstance(value, dict)}
+
+
+def _password(section: Any, source: str) -> str:
     path = section.get("password_file")
     if not path:
-        return section["password"]
+        return section.get("password") or AMQPSettings.password
     file = Path(path).expanduser()
     try:
         mode = file.stat().st_mode
@@ -174,50 +167,27 @@ def _password(section: dict[str, Any], source: str) -> str:
 
 
 def _daemon(name: str, section: Any, state_dir: Path, ftp: dict[str, Any], source: str) -> DaemonSettings:
-    values = {k: v for k, v in section.items() if k != "options"}
-    builtin = BUILTIN_DAEMONS.get(name)
-    for key in _REQUIRED_RPC_KEYS:
-        if values.get(key) is None and key in ("input_queue", "input_key") and name == "ftp_monitor":
-            continue
-        if values.get(key) is None:
-            if builtin is not None:
-                values[key] = getattr(builtin, key)
-            elif key in _DEFAULT_ROUTING:
-                values[key] = _DEFAULT_ROUTING[key]
-            else:
-                raise ConfigError(
-                    f"{source}: [daemons] [[{name}]] {key}: missing; expected a value "
-                    f"(a daemon of your own needs handler, vhost and exchange)"
-                )
+    values = _set(section)
     options = dict(section.get("options", {}))
     if name == "ftp_monitor":
-        options.setdefault("log_file", values.pop("log_file"))
-        options.setdefault("log_format", values.pop("log_format"))
-        values.setdefault("input_queue", None)
-        values.setdefault("input_key", None)
+        # Its two documented keys sit in the daemon's section; its handler validates them as options.
+        for key in ("log_file", "log_format"):
+            if key in values:
+                options.setdefault(key, values.pop(key))
+    values["structures"] = tuple(values.get("structures", ()))
+    template = BUILTIN_DAEMONS.get(name)
+    if template is None:
+        missing = [key for key in _REQUIRED_CUSTOM_KEYS if not values.get(key)]
+        if missing:
+            raise ConfigError(
+                f"{source}: [daemons] [[{name}]] {missing[0]}: missing; expected a value "
+                f"(a daemon of your own needs {', '.join(_REQUIRED_CUSTOM_KEYS)})"
+            )
+        template = DaemonSettings(name=name, handler=values["handler"], vhost=values["vhost"],
+                                  exchange=values["exchange"])
     data_dir = Path(options.get("data_dir") or state_dir / name)
-    return DaemonSettings(
-        name=name,
-        handler=values["handler"],
-        vhost=values["vhost"],
-        exchange=values["exchange"],
-        input_queue=values["input_queue"],
-        output_queue=values["output_queue"],
-        input_key=values["input_key"],
-        output_key=values["output_key"],
-        enabled=values["enabled"],
-        processes=values["processes"],
-        prefetch=values.get("prefetch", 1),
-        max_message_bytes=values.get("max_message_bytes", 64 * 1024 * 1024),
-        max_answer_bytes=values.get("max_answer_bytes", 128 * 1024 * 1024),
-        poison_limit=values.get("poison_limit", 3),
-        structures=tuple(values["structures"]),
-        extra_exchanges=builtin.extra_exchanges if builtin else (),
-        options=options,
-        data_dir=data_dir,
-        state_dir=state_dir,
-        shared={"ftp": ftp},
-    )
+    return replace(template, **values, options=options, data_dir=data_dir, state_dir=state_dir,
+                   shared={"ftp": ftp})
 
 
 def _where(sections: list[str]) -> str:
@@ -225,7 +195,7 @@ def _where(sections: list[str]) -> str:
 
 
 def _describe_errors(obj: ConfigObj, result: Any, source: str) -> list[str]:
-    problems = []
+    problems: list[str] = []
     if result is True:
         return problems
     for sections, key, error in flatten_errors(obj, result):

@@ -7,7 +7,6 @@ master; the XML-RPC URL below is a placeholder the transport never resolves.
 from __future__ import annotations
 
 import http.client
-import os
 import socket
 import xmlrpc.client
 from dataclasses import dataclass
@@ -120,12 +119,3 @@ class MasterClient:
     def pid(self) -> int:
         return int(self.supervisor.getPID())
 
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

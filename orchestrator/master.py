@@ -13,11 +13,12 @@ import sys
 import time
 import xmlrpc.client
 
+from daemons.common.processes import pid_alive
 from orchestrator import launch
 from orchestrator import reload as reload_module
 from orchestrator import status as status_module
 from orchestrator.config import Config
-from orchestrator.control import LISTENER_NAME, MasterClient, MasterFiles, pid_alive
+from orchestrator.control import LISTENER_NAME, MasterClient, MasterFiles
 from orchestrator.launch import EXIT_FAILED, EXIT_OK, MasterError, fail
 from orchestrator.records import RecordStore
 

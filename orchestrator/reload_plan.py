@@ -6,7 +6,7 @@ from __future__ import annotations
 import configparser
 from collections.abc import Iterable
 
-from daemons.rpc.loader import HandlerError, import_handler, validate_options
+from daemons.rpc.loader import HandlerError, options_spec, validate_options
 from daemons.rpc.settings import DaemonSettings
 
 PROGRAM = "program:"
@@ -33,7 +33,7 @@ def handler_problems(source: str, daemons: Iterable[DaemonSettings]) -> list[str
     problems = []
     for settings in daemons:
         try:
-            validate_options(settings, import_handler(settings).module)
+            validate_options(settings.name, settings.options, options_spec(settings))
         except HandlerError as exc:
             problems.append(f"{source}: {exc}")
         except Exception as exc:  # whatever the handler's import raises

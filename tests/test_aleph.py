@@ -10,7 +10,7 @@ import pytest
 from daemons.aleph import handler as aleph
 from daemons.aleph.xservices import AlephUnreachable
 from daemons.common.safe_xml import UnsafeXMLError
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 from tests.fixtures.aleph_stand_in import AlephStandIn, oai_marc
 
 

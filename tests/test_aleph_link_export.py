@@ -11,7 +11,7 @@ from lxml import etree
 from daemons.aleph_link_export import handler as handler
 from daemons.aleph_link_export.files import OUTGOING_NAME, ResultFileError
 from daemons.aleph_link_export.requests import LinkRequestError
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 
 REQUEST = handler.LinkUpdateRequest(
     uuid="c1f4d6e2-0000-4000-8000-000000000001",
@@ -134,7 +134,7 @@ def test_result_file_with_external_entity_is_refused(data_dir: Path, tmp_path: P
     (data_dir / "incoming" / "evil.xml").write_text(
         f'<?xml version="1.0"?>\n<!DOCTYPE results [<!ENTITY xxe SYSTEM "file://{secret}">]>\n'
         f'<results><result session_id="s"><status>OK</status><reason>&xxe;</reason></result></results>')
-    with pytest.raises(ResultFileError, match="DTD subset or entities") as error:
+    with pytest.raises(ResultFileError, match="declares a DOCTYPE") as error:
         handler.react(handler.StatusRequest(), [].append)
     assert "TOP-SECRET-CONTENT" not in str(error.value)
 

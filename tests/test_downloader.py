@@ -18,7 +18,7 @@ import pytest
 from daemons.downloader import handler as downloader
 from daemons.downloader.fetch import DownloadError
 from daemons.downloader.guard import AddressPolicy, URLRefused
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 from daemons.rpc.loader import HandlerError
 
 Route = Callable[[BaseHTTPRequestHandler], None]

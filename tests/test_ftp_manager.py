@@ -16,7 +16,7 @@ from daemons.ftp_manager import handler as fm
 from daemons.ftp_manager import users as ftp_users
 from daemons.ftp_manager.homes import LOCK_FILE_TEXT
 from daemons.ftp_manager.proftpd import reload_proftpd
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 from daemons.rpc.loader import HandlerError, validate_options
 from daemons.rpc.settings import DaemonSettings
 
@@ -289,8 +289,8 @@ def test_options_are_validated_with_the_key_and_value(tmp_path: Path) -> None:
                               exchange="ftp", input_queue="daemon", output_queue="plone", input_key="request",
                               output_key="result", options={"uid": "root"}, data_dir=tmp_path, state_dir=tmp_path)
     with pytest.raises(HandlerError, match=r"uid = 'root'"):
-        validate_options(settings, fm)
-    defaults = validate_options(DaemonSettings(**{**settings.__dict__, "options": {}}), fm)
+        validate_options(settings.name, settings.options, fm.OPTIONS_SPEC)
+    defaults = validate_options(settings.name, {}, fm.OPTIONS_SPEC)
     assert defaults == {"uid": 2000, "gid": 2000, "shell": "/bin/false", "password_rounds": 656000}
 
 

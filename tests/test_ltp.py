@@ -13,7 +13,7 @@ from daemons.common.safe_xml import BadXMLError, parse_xml
 from daemons.ltp import handler as ltp
 from daemons.ltp.names import BadNameError
 from daemons.ltp.tracking import UnknownPackageError
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 from tests.fixtures.aleph_stand_in import oai_marc
 
 BOOK = "3b5f1c0e-9a8d-4f6b-8e2a-7c1d0f9e8b7a"

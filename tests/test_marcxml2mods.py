@@ -11,7 +11,7 @@ from lxml import etree
 from daemons.common.marc import MARC_NS, DataField, MarcRecord, from_oai_marc, to_marcxml
 from daemons.common.safe_xml import UnsafeXMLError, parse_xml
 from daemons.marcxml2mods import handler as marcxml2mods
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 from tests.fixtures.aleph_stand_in import oai_marc
 
 NS = {"m": "http://www.loc.gov/mods/v3"}

@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 
+from daemons.common.processes import pid_alive
 from daemons.rpc.client import RPCClient
 from daemons.rpc.wire import StructureRegistry
 from daemons.testing import BROKER, wait_for, write_config
 from orchestrator import cli
 from orchestrator.config import load
-from orchestrator.control import MasterClient, MasterFiles, pid_alive
+from orchestrator.control import MasterClient, MasterFiles
 from tests.handlers import master_echo
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,7 +19,7 @@ import pytest
 from daemons.pdfgen import handler as pdfgen
 from daemons.pdfgen.contract import ContractError
 from daemons.pdfgen.review import ReviewError
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 from daemons.rpc.wire import StructureRegistry, deserialize
 
 CONTRACT = pdfgen.GenerateContract(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 from daemons.rpc.loader import HandlerError
 from daemons.storage import handler as storage
 from daemons.storage.service import TooManyResults
@@ -263,7 +263,7 @@ def test_a_file_removed_by_hand_is_reported_by_name(data_dir):
 SAVER = """
 import base64, sys
 from pathlib import Path
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 from daemons.storage import handler as storage
 storage.configure(HandlerContext("storage", {}, Path(sys.argv[1]), Path(sys.argv[1])))
 empty = storage.Publication(*[None] * 15)

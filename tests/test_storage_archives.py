@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 from daemons.storage import handler as storage
 from daemons.storage.archives import UnsafeArchiveError
 

@@ -10,10 +10,10 @@ from daemons.aleph.export import form_fields, post_form
 from daemons.aleph.records import epublication_fields, semantic_fields
 from daemons.aleph.search import count, search
 from daemons.aleph.xservices import PRESENT_LIMIT, PresentedRecord, XServices
-from daemons.common.epublication import Author, EPublication  # decodable here too
+from daemons.common.epublication import Author, EPublication
 from daemons.common.isbn import is_valid_isbn
 from daemons.common.marc import from_oai_marc
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 
 # -- queries ----------------------------------------------------------------------------------
 GenericQuery = namedtuple("GenericQuery", "base phrase considerSimilar field")
@@ -40,6 +40,13 @@ SemanticInfo = namedtuple(
     "hasAcquisitionFields hasISBNAgencyFields hasDescriptiveCatFields hasDescriptiveCatReviewFields "
     "hasSubjectCatFields hasSubjectCatReviewFields isClosed isSummaryRecord contentOfFMT "
     "parsedSummaryRecordSysNumber summaryRecordSysNumber",
+)
+
+# What this daemon decodes from the wire and answers with.
+STRUCTURES = (
+    Author, EPublication, GenericQuery, DocumentQuery, ISBNQuery, AuthorQuery, PublisherQuery, TitleQuery, ICZQuery,
+    SearchRequest, SearchResult, CountRequest, CountResult, ISBNValidationRequest, ISBNValidationResult,
+    ExportRequest, ExportResult, AlephRecord, SemanticInfo
 )
 
 OPTIONS_SPEC = """

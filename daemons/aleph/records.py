@@ -21,7 +21,9 @@ def _qualifier(value: str) -> str:
 
 
 def _isbn_fields(record: MarcRecord) -> dict[str, list[str]]:
-    valid, invalid, of_set = [], [], []
+    valid: list[str] = []
+    invalid: list[str] = []
+    of_set: list[str] = []
     for f in record.datafields("020"):
         for raw in f.values("a"):
             isbn = extract_isbn(raw)

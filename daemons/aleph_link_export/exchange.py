@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemons.aleph_link_export.files import LinkResult, ResultFileError, incoming_files, read_results, write_requests
 from daemons.aleph_link_export.requests import PendingLink
 from daemons.aleph_link_export.store import LinkStore
+from daemons.common import locks
 
 
 class ExchangeFolderError(OSError):
@@ -43,15 +42,9 @@ class LinkExchange:
         self.store = LinkStore(self.data_dir / "aleph_link_export.sqlite")
         self.rejected_dir = self.data_dir / "rejected"
 
-    @contextmanager
-    def _exclusive(self) -> Iterator[None]:
+    def _exclusive(self) -> AbstractContextManager[None]:
         """One exchange at a time, also between worker processes of the same daemon."""
-        with open(self.data_dir / "exchange.lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return locks.exclusive(self.data_dir / "exchange.lock")
 
     def submit(self, link: PendingLink) -> list[LinkResult]:
         """Queue a request for Aleph, then collect: the results waiting now (possibly none)."""

@@ -26,7 +26,7 @@ from lxml import etree
 
 from daemons.aleph_link_export.requests import PendingLink
 from daemons.common.atomic import write_atomically
-from daemons.common.feed_xml import parse_untrusted, text_of
+from daemons.common.safe_xml import parse_xml, text_of
 
 OUTGOING_NAME = "requests.xml"
 STATUSES = ("OK", "ERROR")
@@ -61,7 +61,9 @@ def _record(parent: etree._Element, link: PendingLink) -> None:
     if link.kramerius_url:
         etree.SubElement(record, "kramerius_url").text = link.kramerius_url
     for document in link.document_urls:
-        element = etree.SubElement(record, "document_url", **({"format": document.format} if document.format else {}))
+        element = etree.SubElement(record, "document_url")
+        if document.format:
+            element.set("format", document.format)
         element.text = document.url
 
 
@@ -102,10 +104,10 @@ def read_results(path: Path) -> ResultFile:
     """Parse one incoming document; ResultFileError names the file and what is wrong with it."""
     data = path.read_bytes()
     try:
-        root = parse_untrusted(data, str(path))
+        root = parse_xml(data, str(path))
     except ValueError as exc:
         raise ResultFileError(str(exc)) from exc
     if root.tag != "results":
-        raise ResultFileError(f"{path}: root element is <{root.tag}>, expected <results>")
+        raise ResultFileError(f"{path}: root element is <{root.tag!s}>, expected <results>")
     results = [_result(path, element) for element in root.iterfind("result")]
     return ResultFile(path, hashlib.sha256(data).hexdigest(), results)

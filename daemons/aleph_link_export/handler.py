@@ -16,12 +16,17 @@ from typing import Any
 from daemons.aleph_link_export.exchange import LinkExchange
 from daemons.aleph_link_export.files import LinkResult
 from daemons.aleph_link_export.requests import pending_from_message
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 
 LinkUpdateRequest = namedtuple("LinkUpdateRequest", "uuid doc_number document_urls kramerius_url urn_nbn session_id")
 LinkDescription = namedtuple("LinkDescription", "url format")
 StatusRequest = namedtuple("StatusRequest", "")
 LinkUpdateResponse = namedtuple("LinkUpdateResponse", "status session_id reason")
+
+# What this daemon decodes from the wire and answers with.
+STRUCTURES = (
+    LinkUpdateRequest, LinkDescription, StatusRequest, LinkUpdateResponse
+)
 
 OPTIONS_SPEC = """
 outgoing_dir = string(default=None)

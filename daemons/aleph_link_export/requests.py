@@ -40,10 +40,15 @@ class PendingLink:
         return cls(**{**data, "document_urls": links})
 
 
-def _text(field: str, value: Any, required: bool = True) -> str | None:
+def _text(field: str, value: Any) -> str:
+    text = _optional_text(field, value)
+    if text is None:
+        raise LinkRequestError(f"LinkUpdateRequest.{field} is {value!r}: it must be a non-empty string")
+    return text
+
+
+def _optional_text(field: str, value: Any) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise LinkRequestError(f"LinkUpdateRequest.{field} is {value!r}: it must be a non-empty string")
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise LinkRequestError(f"LinkUpdateRequest.{field} = {value!r}: expected a string, not {type(value).__name__}")
@@ -62,7 +67,7 @@ def _link(index: int, item: Any) -> DocumentLink:
     if url is None:
         raise LinkRequestError(f"LinkUpdateRequest.{field} = {item!r}: expected a URL string or LinkDescription(url, "
                                f"format)")
-    return DocumentLink(_text(f"{field}.url", url), _text(f"{field}.format", fmt, required=False))
+    return DocumentLink(_text(f"{field}.url", url), _optional_text(f"{field}.format", fmt))
 
 
 def pending_from_message(message: Any) -> PendingLink:
@@ -77,6 +82,6 @@ def pending_from_message(message: Any) -> PendingLink:
         uuid=_text("uuid", message.uuid),
         doc_number=_text("doc_number", message.doc_number),
         document_urls=tuple(_link(index, item) for index, item in enumerate(urls)),
-        kramerius_url=_text("kramerius_url", message.kramerius_url, required=False),
-        urn_nbn=_text("urn_nbn", message.urn_nbn, required=False),
+        kramerius_url=_optional_text("kramerius_url", message.kramerius_url),
+        urn_nbn=_optional_text("urn_nbn", message.urn_nbn),
     )

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from daemons.aleph_link_export.files import LinkResult, ResultFile
 from daemons.aleph_link_export.requests import PendingLink
+from daemons.common import sqlite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending (
@@ -46,10 +46,8 @@ class LinkStore:
         with self._connect() as db:
             db.executescript(_SCHEMA)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=30)) as db, db:
-            yield db
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return sqlite.transaction(self.path)
 
     def add_pending(self, link: PendingLink) -> None:
         """Remember a request; a second request with the same session_id replaces the first."""

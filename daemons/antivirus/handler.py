@@ -16,12 +16,17 @@ from typing import Any
 
 from daemons.antivirus.clamd import ClamdClient, ClamdUnavailable, Verdict
 from daemons.antivirus.clamscan import DEFAULT_DATABASE_DIR, clamscan_bytes, find_program, has_signatures, run_freshclam
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 
 ScanFile = namedtuple("ScanFile", "filename b64_data")
 ScanResult = namedtuple("ScanResult", "filename result")
 UpdateDatabase = namedtuple("UpdateDatabase", "")
 DatabaseUpdated = namedtuple("DatabaseUpdated", "log")
+
+# What this daemon decodes from the wire and answers with.
+STRUCTURES = (
+    ScanFile, ScanResult, UpdateDatabase, DatabaseUpdated
+)
 
 OPTIONS_SPEC = """
 clamd_socket = string(default="/var/run/clamav/clamd.ctl")

@@ -15,13 +15,18 @@ from typing import Any
 
 from daemons.calibre.convert import ConversionFailed, ConversionTimeout, convert
 from daemons.calibre.formats import input_format, output_format
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 
 __all__ = ["BackendUnavailable", "BadRequest", "ConversionFailed", "ConversionRequest", "ConversionResponse",
-           "ConversionTimeout", "OPTIONS_SPEC", "configure", "health", "react"]
+           "ConversionTimeout", "OPTIONS_SPEC", "STRUCTURES", "configure", "health", "react"]
 
 ConversionRequest = namedtuple("ConversionRequest", "input_format output_format b64_data")
 ConversionResponse = namedtuple("ConversionResponse", "format b64_data protocol")
+
+# What this daemon decodes from the wire and answers with.
+STRUCTURES = (
+    ConversionRequest, ConversionResponse
+)
 
 OPTIONS_SPEC = """
 ebook_convert = string(default="ebook-convert")

@@ -3,13 +3,39 @@ metadata files, pdfgen prints its review form): one definition, the old field na
 
 from __future__ import annotations
 
-from collections import namedtuple
+from typing import Any, NamedTuple
 
-EPUBLICATION_FIELDS = (
-    "ISBN invalid_ISBN id_number nazev podnazev vazba cena castDil nazevCasti nakladatelVydavatel "
-    "datumVydani poradiVydani zpracovatelZaznamu format url mistoVydani ISBNSouboruPublikaci autori "
-    "originaly internal_url anotace"
-)
-# Fields a sender leaves out are unknown (None), as old clients often sent partial records.
-EPublication = namedtuple("EPublication", EPUBLICATION_FIELDS, defaults=(None,) * 21)
-Author = namedtuple("Author", "firstName lastName title")
+
+class EPublication(NamedTuple):
+    """Fields a sender leaves out are unknown (None), as old clients often sent partial records."""
+
+    ISBN: Any = None
+    invalid_ISBN: Any = None
+    id_number: Any = None
+    nazev: Any = None
+    podnazev: Any = None
+    vazba: Any = None
+    cena: Any = None
+    castDil: Any = None
+    nazevCasti: Any = None
+    nakladatelVydavatel: Any = None
+    datumVydani: Any = None
+    poradiVydani: Any = None
+    zpracovatelZaznamu: Any = None
+    format: Any = None
+    url: Any = None
+    mistoVydani: Any = None
+    ISBNSouboruPublikaci: Any = None
+    autori: Any = None
+    originaly: Any = None
+    internal_url: Any = None
+    anotace: Any = None
+
+
+class Author(NamedTuple):
+    firstName: Any
+    lastName: Any
+    title: Any
+
+
+EPUBLICATION_FIELDS: tuple[str, ...] = EPublication._fields

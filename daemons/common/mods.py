@@ -161,7 +161,7 @@ def add_identifiers(mods: etree._Element, record: MarcRecord, uuid: str | None, 
     for value in record.values("015", "a"):
         _el(mods, "identifier", clean(value), type="ccnb")
     urns = [urn_nbn] if urn_nbn else []
-    urns += [f.first("a") for f in record.datafields("024") if clean(f.first("2")).lower() == "urn" and f.first("a")]
+    urns += [a for f in record.datafields("024") if clean(f.first("2")).lower() == "urn" and (a := f.first("a"))]
     urns += [u for u in record.values("856", "u") if u.lower().startswith("urn:nbn:")]
     for urn in dict.fromkeys(u.strip() for u in urns):
         _el(mods, "identifier", urn, type="urn")

@@ -1,8 +1,8 @@
-"""Safe XML parsing for everything that reads MARC, OAI-MARC, X-Services answers or stylesheets.
+"""The one XML parser for documents from outside: Aleph answers, clients' MARC, feeds, result files.
 
-Documents come from the network (Aleph, clients' messages), so the parser never resolves entities, never
-loads a DTD and never touches the network; a document that declares a DOCTYPE is refused outright, which
-also rules out entity-expansion bombs.
+Documents come from the network or from folders others write to, so the parser never resolves
+entities, never loads a DTD and never touches the network, and a document that declares any DOCTYPE is
+refused outright, which also rules out entity-expansion bombs. One policy for every daemon.
 """
 
 from __future__ import annotations
@@ -44,10 +44,13 @@ def parse_xml(data: str | bytes, what: str = "XML document") -> etree._Element:
         root = etree.fromstring(data, safe_parser())
     except etree.XMLSyntaxError as exc:
         raise BadXMLError(f"{what} is not well-formed XML: {exc}") from None
-    if root.getroottree().docinfo.doctype:
+    if root is None:
+        raise BadXMLError(f"{what} is empty: send the XML text")
+    doctype = root.getroottree().docinfo.doctype
+    if doctype:
         raise UnsafeXMLError(
-            f"{what} declares a DOCTYPE ({root.getroottree().docinfo.doctype!r}); DTDs and entities are refused "
-            f"for safety: send the document without its <!DOCTYPE ...> declaration"
+            f"{what} declares a DOCTYPE ({doctype!r}); DTDs and entities are refused for safety: "
+            f"send the document without its <!DOCTYPE ...> declaration"
         )
     return root
 
@@ -62,3 +65,11 @@ def to_text(element: etree._Element, declaration: bool = True) -> str:
     """`element` serialized as pretty-printed UTF-8 text."""
     body = etree.tostring(element, encoding="unicode", pretty_print=True)
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body) if declaration else body
+
+
+def text_of(element: etree._Element | None) -> str | None:
+    """The element's whole text, stripped, or None when it is missing or empty."""
+    if element is None:
+        return None
+    text = "".join(str(part) for part in element.itertext()).strip()
+    return text or None

@@ -51,11 +51,12 @@ class GuardedHTTPSConnection(http.client.HTTPSConnection):
         context = limits.ssl_context or ssl.create_default_context()
         super().__init__(host, port, timeout=limits.timeout, context=context)
         self.limits = limits
+        self.tls = context
 
     def connect(self) -> None:
         sock = connect_checked(self.host, self.port, self.limits.timeout, self.limits.policy)
         try:
-            self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+            self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
         except (ssl.SSLError, ssl.CertificateError) as exc:
             sock.close()
             raise ConnectionError(f"TLS handshake with {self.host} failed: {exc}") from None

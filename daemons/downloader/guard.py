@@ -101,7 +101,7 @@ def resolve(host: str, port: int) -> list[tuple[int, IPAddress]]:
         raise ConnectionError(f"cannot resolve host {host!r}: {exc.strerror}") from None
     seen: list[tuple[int, IPAddress]] = []
     for family, _, _, _, sockaddr in infos:
-        address = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
         if (family, address) not in seen:
             seen.append((family, address))
     return seen

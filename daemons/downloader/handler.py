@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import base64
 import ssl
-import sys
 from collections import namedtuple
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 from daemons.downloader.fetch import DownloadError, FetchLimits, fetch, raise_for_status, read_body
 from daemons.downloader.guard import AddressPolicy, URLRefused, check_url
 from daemons.downloader.progress import ProgressReporter, check_steps
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 from daemons.rpc.loader import validate_options
 
 Download = namedtuple("Download", "url")
@@ -28,6 +26,11 @@ ProgressDownload = namedtuple("ProgressDownload", "url steps")
 Progress = namedtuple("Progress", "url step downloaded content_length")
 CheckExistence = namedtuple("CheckExistence", "url")
 Exists = namedtuple("Exists", "url result headers")
+
+# What this daemon decodes from the wire and answers with.
+STRUCTURES = (
+    Download, DownloadedFile, ProgressDownload, Progress, CheckExistence, Exists
+)
 
 OPTIONS_SPEC = """
 allow_private_networks = boolean(default=False)
@@ -68,7 +71,7 @@ class DownloaderSettings:
 
 def validated_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
     """Options checked against OPTIONS_SPEC with defaults filled in (also for direct calls in tests)."""
-    return validate_options(SimpleNamespace(name=name, options=options), sys.modules[__name__])
+    return validate_options(name, options, OPTIONS_SPEC)
 
 
 _settings = DownloaderSettings(validated_options("downloader", {}))

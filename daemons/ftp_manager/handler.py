@@ -19,16 +19,29 @@ from daemons.ftp_manager import users as ftp_users
 from daemons.ftp_manager.homes import create_home, remove_home
 from daemons.ftp_manager.proftpd import reload_proftpd
 from daemons.ftp_manager.users import FtpUser, UnknownUser, UserExists
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 
 AddUser = namedtuple("AddUser", "username password")
 RemoveUser = namedtuple("RemoveUser", "username")
 ChangePassword = namedtuple("ChangePassword", "username new_password")
 ListRegisteredUsers = namedtuple("ListRegisteredUsers", "")
 Userlist = namedtuple("Userlist", "users")
-SetUserSettings = namedtuple("SetUserSettings", ["username", *ftp_users.SETTINGS_FLAGS])
+# The five flags are ftp_users.SETTINGS_FLAGS, spelt out so the structures read plainly.
+SetUserSettings = namedtuple(
+    "SetUserSettings",
+    "username SAME_NAME_DIR_PAIRING SAME_DIR_PAIRING ISBN_PAIRING CREATE_IMPORT_LOG LEAVE_BAD_FILES",
+)
 GetUserSettings = namedtuple("GetUserSettings", "username")
-UserSettings = namedtuple("UserSettings", ["username", *ftp_users.SETTINGS_FLAGS])
+UserSettings = namedtuple(
+    "UserSettings",
+    "username SAME_NAME_DIR_PAIRING SAME_DIR_PAIRING ISBN_PAIRING CREATE_IMPORT_LOG LEAVE_BAD_FILES",
+)
+
+# What this daemon decodes from the wire and answers with.
+STRUCTURES = (
+    AddUser, RemoveUser, ChangePassword, ListRegisteredUsers, Userlist, SetUserSettings, GetUserSettings,
+    UserSettings
+)
 
 OPTIONS_SPEC = """
 uid = integer(min=1, max=4294967294, default=2000)

@@ -11,6 +11,8 @@ import os
 import signal
 from pathlib import Path
 
+from daemons.common.processes import process_name
+
 log = logging.getLogger("edeposit.ftp_manager")
 
 
@@ -29,9 +31,8 @@ def proftpd_pid(pidfile: Path) -> int | None:
         log.warning("ProFTPD pid file %s holds %r, not a pid; not reloading", pidfile, text[:40])
         return None
     pid = int(text)
-    try:
-        command = Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
+    command = process_name(pid)
+    if command is None:
         log.warning("ProFTPD pid file %s names pid %d, which is not running; not reloading", pidfile, pid)
         return None
     if not command.startswith("proftpd"):

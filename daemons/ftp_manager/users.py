@@ -11,14 +11,12 @@ half-written file.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
 import re
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from daemons.common import locks
 from daemons.common.atomic import write_atomically
 
 SETTINGS_FLAGS: tuple[str, ...] = (
@@ -152,21 +150,9 @@ def write_users(passwd_file: Path, users: list[FtpUser]) -> None:
     write_atomically(passwd_file, text, mode=PASSWD_MODE)
 
 
-@contextlib.contextmanager
-def locked(passwd_file: Path) -> Iterator[None]:
-    """Exclusive lock against other writers.
-
-    Note: the lock is on `<passwd_file>.lock`, not on the passwd file itself, because every write replaces
-    the passwd file's inode and a lock on the old inode would not stop the next writer.
-    """
-    lock_path = Path(f"{passwd_file}.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, PASSWD_MODE)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+def locked(passwd_file: Path) -> AbstractContextManager[None]:
+    """Exclusive lock against other writers, on `<passwd_file>.lock` (the passwd file's inode changes)."""
+    return locks.exclusive(Path(f"{passwd_file}.lock"), PASSWD_MODE)
 
 
 def ensure_exists(passwd_file: Path) -> bool:

@@ -13,15 +13,20 @@ from daemons.harvester.feeds import FeedConfigError, parse_feeds_option
 from daemons.harvester.run import Harvest, harvest_once
 from daemons.harvester.schedule import HarvestSchedule
 from daemons.harvester.sent import SentTitles
-from daemons.harvester.structures import (  # noqa: F401 - importing them registers them for this daemon
+from daemons.harvester.structures import (
     Author,
     HarvestRequest,
     Optionals,
     Publication,
     Publications,
 )
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 from daemons.rpc.worker import SessionLost
+
+# What this daemon decodes from the wire and answers with.
+STRUCTURES = (
+    Author, HarvestRequest, Optionals, Publication, Publications
+)
 
 OPTIONS_SPEC = """
 feeds = force_list(default=list())
@@ -92,8 +97,8 @@ def react(message: Any, send_back: Any) -> Any:
     raise TypeError(f"harvester cannot handle {type(message).__name__}; send HarvestRequest")
 
 
-def stop() -> None:
-    """Stop the schedule (tests and embedders; the worker process simply exits)."""
+def shutdown() -> None:
+    """Stop the schedule thread; the runner calls this once the worker stopped consuming."""
     global _schedule
     if _schedule is not None:
         _schedule.stop()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from daemons.common.feed_xml import text_of
+from daemons.common.safe_xml import text_of
 from daemons.harvester.structures import Author, Optionals, Publication, empty_optionals
 from daemons.harvester.titles import FeedPage, HarvestedTitle, title_key
 

@@ -6,7 +6,7 @@ import re
 
 from lxml import etree
 
-from daemons.common.feed_xml import text_of
+from daemons.common.safe_xml import text_of
 from daemons.harvester.structures import Author, Optionals, Publication, empty_optionals
 from daemons.harvester.titles import FeedPage, HarvestedTitle, title_key
 
@@ -63,7 +63,7 @@ def _price(links: list[etree._Element]) -> str | None:
     for link in links:
         price = link.find("opds:price", NS)
         amount = text_of(price)
-        if amount:
+        if price is not None and amount:
             currency = price.get("currencycode") or price.get("currencyCode")
             return f"{amount} {currency}" if currency else amount
     return None

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemons.common.feed_xml import parse_untrusted
+from daemons.common import locks
+from daemons.common.safe_xml import parse_xml
 from daemons.harvester.feeds import FeedFetchError, FeedSource, fetch, resolve
 from daemons.harvester.onix import is_onix, read_message
 from daemons.harvester.opds import is_opds, read_feed
@@ -41,7 +40,7 @@ class Harvest:
 
 def read_page(source: FeedSource, data: bytes) -> FeedPage:
     """Parse one feed document according to its kind (given by the `feeds` entry or by its root element)."""
-    root = parse_untrusted(data, str(source))
+    root = parse_xml(data, f"feed {source}")
     if source.kind in (None, "opds") and is_opds(root):
         return read_feed(root)
     if source.kind in (None, "onix") and is_onix(root):
@@ -49,7 +48,7 @@ def read_page(source: FeedSource, data: bytes) -> FeedPage:
     expected = {"opds": "an OPDS (Atom <feed>)", "onix": "an ONIX 3.0 (<ONIXMessage>)"}.get(
         source.kind or "", "an OPDS (Atom <feed>) or ONIX 3.0 (<ONIXMessage>)")
     raise FeedFormatError(
-        f"feed {source}: root element <{root.tag}> is not {expected} document; fix the URL or the opds:/onix: prefix"
+        f"feed {source}: root element <{root.tag!s}> is not {expected} document; fix the URL or the opds:/onix: prefix"
     )
 
 
@@ -82,18 +81,6 @@ def collect(harvest: Harvest) -> tuple[list[HarvestedTitle], list[str]]:
     return titles, errors
 
 
-@contextmanager
-def exclusive(lock_path: Path) -> Iterator[None]:
-    """One harvest at a time, between the scheduler and requests and between worker processes."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def harvest_once(harvest: Harvest, deliver: Callable[[Publications], None] | None = None) -> Publications:
     """Harvest every feed and return the titles not sent before as `Publications`.
 
@@ -104,7 +91,7 @@ def harvest_once(harvest: Harvest, deliver: Callable[[Publications], None] | Non
     if not harvest.feeds:
         raise FeedError("no feeds configured: set `feeds` in [daemons] [[harvester]] [[[options]]], "
                         "e.g. feeds = opds:https://publisher.example/catalog.xml, onix:/srv/onix/titles.xml")
-    with exclusive(harvest.lock_path):
+    with locks.exclusive(harvest.lock_path):  # the scheduler, requests and other worker processes
         titles, errors = collect(harvest)
         if errors and len(errors) == len(harvest.feeds):
             raise FeedError("no feed could be harvested:\n" + "\n".join(errors))

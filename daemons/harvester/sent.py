@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
+from daemons.common import sqlite
 from daemons.harvester.titles import HarvestedTitle
 
 _SCHEMA = """
@@ -29,10 +30,8 @@ class SentTitles:
         with self._connect() as db:
             db.execute(_SCHEMA)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=30)) as db, db:
-            yield db
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return sqlite.transaction(self.path)
 
     def unsent(self, titles: Iterable[HarvestedTitle]) -> list[HarvestedTitle]:
         """The titles not sent before, in order, each key once (the first feed that lists it wins)."""

@@ -1,7 +1,7 @@
 """The harvester's message structures, in a module of their own so the feed readers can build them.
 
-The handler module `daemons.harvester.handler` imports every one of them, which is what registers them
-for its daemon's wire format. Field names are those of the old edeposit.amqp.harvester.
+The handler module `daemons.harvester.handler` lists them in its STRUCTURES. Field names are those of
+the old edeposit.amqp.harvester.
 """
 
 from __future__ import annotations
@@ -20,4 +20,4 @@ Optionals = namedtuple(
 
 def empty_optionals() -> Optionals:
     """Every optional field unknown (None), `is_ebook` False; readers fill in what their feed has."""
-    return Optionals(*([None] * (len(Optionals._fields) - 1)), is_ebook=False)
+    return Optionals._make([None] * (len(Optionals._fields) - 1) + [False])

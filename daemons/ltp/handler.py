@@ -18,11 +18,16 @@ from daemons.common.marc_to_mods import convert
 from daemons.ltp.names import data_file_name, package_id
 from daemons.ltp.package import PackageContent, write_package
 from daemons.ltp.tracking import clear_markers, package_status
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 
 ExportRequest = namedtuple("ExportRequest", "aleph_record book_uuid urn_nbn url filename b64_data")
 TrackingRequest = namedtuple("TrackingRequest", "book_uuid")
 TrackingResponse = namedtuple("TrackingResponse", "book_id exported error")
+
+# What this daemon decodes from the wire and answers with.
+STRUCTURES = (
+    ExportRequest, TrackingRequest, TrackingResponse
+)
 
 OPTIONS_SPEC = """
 export_dir = string(default=None)

@@ -9,10 +9,15 @@ from collections import namedtuple
 from typing import Any
 
 from daemons.common.marc_to_mods import SiteStylesheet, StylesheetError, convert
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 
 ConversionRequest = namedtuple("ConversionRequest", "marc_xml uuid url")
 ConversionResponse = namedtuple("ConversionResponse", "mods_files")
+
+# What this daemon decodes from the wire and answers with.
+STRUCTURES = (
+    ConversionRequest, ConversionResponse
+)
 
 OPTIONS_SPEC = """
 xslt = string(default=None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 SEARCH_DIRS = (
     "/usr/share/fonts/truetype/dejavu",
@@ -30,6 +31,11 @@ FACES: dict[str, tuple[str, str | None]] = {
 }
 FAMILY = "DejaVuSerif"
 MONO_FAMILY = "DejaVuSansMono"
+# (bold, italic, face) for each style of a family; the monospaced family has no italic of its own.
+_STYLES: tuple[tuple[Literal[0, 1], Literal[0, 1], str], ...] = (
+    (0, 0, "regular"), (1, 0, "bold"), (0, 1, "italic"), (1, 1, "bold_italic"),
+)
+_MONO_FACES = {"regular": "mono", "bold": "mono_bold", "italic": "mono", "bold_italic": "mono_bold"}
 
 
 class FontsMissing(RuntimeError):
@@ -89,11 +95,11 @@ def load_fonts(font_dir: str | Path | None = None) -> FontSet:
             if face not in names and fallback is not None:
                 names[face] = names[fallback]
         family = FAMILY + suffix
-        for bold, italic, face in ((0, 0, "regular"), (1, 0, "bold"), (0, 1, "italic"), (1, 1, "bold_italic")):
+        for bold, italic, face in _STYLES:
             addMapping(family, bold, italic, names[face])
         mono_family = MONO_FAMILY + suffix
-        for bold, italic, face in ((0, 0, "mono"), (1, 0, "mono_bold"), (0, 1, "mono"), (1, 1, "mono_bold")):
-            addMapping(mono_family, bold, italic, names[face])
+        for bold, italic, face in _STYLES:
+            addMapping(mono_family, bold, italic, names[_MONO_FACES[face]])
         fonts = FontSet(family=names["regular"], directory=directory, **names)
         _registered[directory] = fonts
         return fonts

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import base64
 from collections import namedtuple
-from typing import Any
+from typing import Any, NamedTuple
 
-from daemons.common.epublication import EPUBLICATION_FIELDS, Author  # noqa: F401 - Author: items of autori
+from daemons.common.epublication import Author  # Author: the items of autori
 from daemons.pdfgen.fonts import FontSet, FontsMissing, find_font_dir, load_fonts
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 
 # The renderers (reportlab, docutils) are imported on the first request: an idle daemon stays small.
 
@@ -20,8 +20,36 @@ GenerateContract = namedtuple("GenerateContract", "firma pravni_forma sidlo ic d
 RST2PDF = namedtuple("RST2PDF", "rst_content style header footer")
 PDF = namedtuple("PDF", "b64_content")
 
-# The review form carries aleph's EPublication fields; any a client leaves out count as not filled in.
-GenerateReview = namedtuple("GenerateReview", EPUBLICATION_FIELDS, defaults=(None,) * 21)
+
+class GenerateReview(NamedTuple):
+    """The review form carries aleph's EPublication fields; any a client leaves out count as not filled in."""
+
+    ISBN: Any = None
+    invalid_ISBN: Any = None
+    id_number: Any = None
+    nazev: Any = None
+    podnazev: Any = None
+    vazba: Any = None
+    cena: Any = None
+    castDil: Any = None
+    nazevCasti: Any = None
+    nakladatelVydavatel: Any = None
+    datumVydani: Any = None
+    poradiVydani: Any = None
+    zpracovatelZaznamu: Any = None
+    format: Any = None
+    url: Any = None
+    mistoVydani: Any = None
+    ISBNSouboruPublikaci: Any = None
+    autori: Any = None
+    originaly: Any = None
+    internal_url: Any = None
+    anotace: Any = None
+
+# What this daemon decodes from the wire and answers with.
+STRUCTURES = (
+    Author, GenerateContract, RST2PDF, PDF, GenerateReview
+)
 
 OPTIONS_SPEC = """
 font_dir = string(default=None)

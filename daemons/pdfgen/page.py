@@ -46,13 +46,14 @@ def _canvas_class(furniture: Furniture, page: PageSetup) -> type[Canvas]:
 
         def showPage(self) -> None:  # noqa: N802 - reportlab's name
             self._kept_pages.append(dict(self.__dict__))
-            self._startPage()
+            # Note: reportlab's own "page N of M" recipe; a page is kept until the total is known.
+            self._startPage()  # type: ignore[attr-defined]
 
         def save(self) -> None:
             total = len(self._kept_pages)
             for state in self._kept_pages:
                 self.__dict__.update(state)
-                self._furnish(self._pageNumber, total)
+                self._furnish(self.getPageNumber(), total)
                 super().showPage()
             super().save()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 from xml.sax.saxutils import escape, quoteattr
 
 from docutils import nodes
@@ -120,7 +120,7 @@ class FlowableBuilder:
             yield HRFlowable(width="60%", thickness=0.6, color=colors.grey, spaceBefore=6, spaceAfter=6)
         elif isinstance(node, nodes.table):
             yield from self.table(node, level)
-        elif isinstance(node, nodes.Admonition):
+        elif isinstance(node, nodes.Admonition) and isinstance(node, nodes.Element):
             yield self.admonition(node, level)
         elif isinstance(node, nodes.topic | nodes.sidebar):
             yield from self.blocks(node, level + 1)
@@ -150,11 +150,11 @@ class FlowableBuilder:
         return Paragraph(self.inline(node), style)
 
     def listing(self, node: nodes.Element, level: int) -> ListFlowable:
-        items = [ListItem(list(self.blocks(item, level)) or [Spacer(0, 0)]) for item in node.children
-                 if isinstance(item, nodes.list_item)]
+        items: list[Any] = [ListItem(list(self.blocks(item, level)) or [Spacer(0, 0)]) for item in node.children
+                            if isinstance(item, nodes.list_item)]
         style = self.sheet["bodytext"]
-        common = {"bulletFontName": self.fonts.regular, "bulletFontSize": style.fontSize, "leftIndent": 18,
-                  "spaceAfter": 4}
+        common: dict[str, Any] = {"bulletFontName": self.fonts.regular, "bulletFontSize": style.fontSize,
+                                  "leftIndent": 18, "spaceAfter": 4}
         if isinstance(node, nodes.enumerated_list):
             return ListFlowable(items, bulletType=ENUMERATION.get(node.get("enumtype", "arabic"), "1"),
                                 start=node.get("start", 1), bulletFormat=f"%s{node.get('suffix', '.')}", **common)
@@ -176,7 +176,7 @@ class FlowableBuilder:
         rows: list[list[Any]] = []
         for item in node.children:
             if isinstance(item, nodes.field | nodes.option_list_item):
-                name, body = item.children[0], item.children[1]
+                name, body = cast(nodes.Element, item.children[0]), cast(nodes.Element, item.children[1])
                 rows.append([Paragraph(self.inline(name), self.sheet["field-name"]),
                              list(self.blocks(body, level)) or ""])
             elif isinstance(item, nodes.Element):  # docinfo: <author>, <date>, ...
@@ -232,13 +232,15 @@ class FlowableBuilder:
         rows: list[tuple[nodes.row, bool]] = []
         for part in group.children:
             if isinstance(part, nodes.thead | nodes.tbody):
-                rows += [(row, isinstance(part, nodes.thead)) for row in part.children]
+                rows += [(row, isinstance(part, nodes.thead)) for row in part.children if isinstance(row, nodes.row)]
         grid: list[list[Any]] = [[""] * columns for _ in rows]
         taken = [[False] * columns for _ in rows]
         spans: list[Any] = []
         for r, (row, _) in enumerate(rows):
             c = 0
             for entry in row.children:
+                if not isinstance(entry, nodes.entry):
+                    continue
                 while c < columns and taken[r][c]:
                     c += 1
                 if c >= columns:
@@ -257,7 +259,7 @@ class FlowableBuilder:
     def admonition(self, node: nodes.Element, level: int) -> Flowable:
         title = next((c for c in node.children if isinstance(c, nodes.title)), None)
         heading = self.inline(title) if title is not None else escape(self.admonition_label(node))
-        body = [Paragraph(f"<b>{heading}</b>", self.sheet["admonition"])]
+        body: list[Flowable] = [Paragraph(f"<b>{heading}</b>", self.sheet["admonition"])]
         body += [f for c in node.children if not isinstance(c, nodes.title) for f in self.block(c, level)]
         box = Table([[body]], colWidths=[self.width])
         box.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 0.8, colors.grey),

@@ -1,64 +1,28 @@
-"""The built-in daemons and their default AMQP names (equal to the old edeposit.amqp settings)."""
+"""The built-in daemons: their AMQP names (equal to the old edeposit.amqp settings) and handlers.
+
+Each entry is a complete `DaemonSettings`; a config section overrides any of its keys. Keys a section
+does not set keep the dataclass defaults, so each default is written once, in `DaemonSettings`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
+
+from daemons.rpc.settings import DaemonSettings
 
 
-@dataclass(frozen=True)
-class DaemonDefaults:
-    """Defaults of one built-in daemon; a config section overrides any of them."""
-
-    name: str
-    vhost: str
-    exchange: str
-    input_queue: str | None
-    output_queue: str
-    input_key: str | None
-    output_key: str
-    handler: str
-    extra_exchanges: tuple[str, ...] = ()
+def _rpc(name: str, vhost: str, exchange: str, **more: Any) -> DaemonSettings:
+    return DaemonSettings(name=name, handler=f"daemons.{name}.handler:react", vhost=vhost, exchange=exchange, **more)
 
 
-def _rpc(name: str, vhost: str, exchange: str, input_queue: str = "daemon") -> DaemonDefaults:
-    return DaemonDefaults(
-        name=name,
-        vhost=vhost,
-        exchange=exchange,
-        input_queue=input_queue,
-        output_queue="plone",
-        input_key="request",
-        output_key="result",
-        handler=f"daemons.{name}.handler:react",
-    )
-
-
-BUILTIN_DAEMONS: dict[str, DaemonDefaults] = {
+BUILTIN_DAEMONS: dict[str, DaemonSettings] = {
     d.name: d
     for d in (
-        DaemonDefaults(
-            name="aleph",
-            vhost="aleph",
-            exchange="search",
-            input_queue="daemon",
-            output_queue="plone",
-            input_key="request",
-            output_key="result",
-            handler="daemons.aleph.handler:react",
-            extra_exchanges=("count", "validate", "export"),
-        ),
+        _rpc("aleph", "aleph", "search", extra_exchanges=("count", "validate", "export")),
         _rpc("calibre", "calibre", "convert"),
         _rpc("ftp_manager", "ftp", "ftp"),
-        DaemonDefaults(
-            name="ftp_monitor",
-            vhost="ftp",
-            exchange="ftp",
-            input_queue=None,
-            output_queue="plone",
-            input_key=None,
-            output_key="result",
-            handler="ftp_monitor.service:run",
-        ),
+        DaemonSettings(name="ftp_monitor", handler="ftp_monitor.service:run", vhost="ftp", exchange="ftp",
+                       input_queue=None, input_key=None),
         _rpc("antivirus", "antivirus", "antivirus"),
         _rpc("harvester", "harvester", "harvester"),
         _rpc("ltp", "ltp", "ltp"),

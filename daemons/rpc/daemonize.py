@@ -7,7 +7,6 @@ detaches with python-daemon's DaemonContext and logs to a file; with `-f` it sta
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import signal
 import sys
@@ -19,30 +18,18 @@ import daemon
 import lockfile
 from daemon.pidfile import TimeoutPIDLockFile
 
+from daemons.common.processes import pid_alive, read_pidfile
+
 STOP_TIMEOUT = 60.0
 
 
 def running_pid(pidfile: Path) -> int | None:
     """The pid in the pidfile if that process is alive; stale pidfiles are removed."""
-    try:
-        pid = int(pidfile.read_text().strip())
-    except (FileNotFoundError, ValueError):
+    pid = read_pidfile(pidfile)
+    if pid is not None and not pid_alive(pid):
+        pidfile.unlink(missing_ok=True)
         return None
-    try:
-        os.kill(pid, 0)
-    except OSError as exc:
-        if exc.errno == errno.ESRCH:
-            pidfile.unlink(missing_ok=True)
-            return None
     return pid
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def stop(name: str, pidfile: Path, timeout: float = STOP_TIMEOUT) -> int:
@@ -52,7 +39,7 @@ def stop(name: str, pidfile: Path, timeout: float = STOP_TIMEOUT) -> int:
         return 0
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _alive(pid):
+    while pid_alive(pid):
         if time.monotonic() > deadline:
             print(f"{name}: pid {pid} did not stop within {timeout:.0f} s after SIGTERM", file=sys.stderr)
             return 1

@@ -1,22 +1,23 @@
-"""Imports a daemon's handler and collects the structures it may decode."""
+"""Imports a daemon's handler module and holds what the worker needs of it (daemons/rpc/handler.py)."""
 
 from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from configobj import ConfigObj, flatten_errors, get_extra_values
 from validate import Validator
 
-from daemons.rpc.context import HandlerContext
-from daemons.rpc.settings import DaemonSettings
+from daemons.rpc.handler import HandlerContext, Hooks, Publish, React
+from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from daemons.rpc.wire import StructureRegistry
 
-React = Callable[[Any, Callable[[Any], None]], Any]
+# A daemon that is not an RPC worker (ftp_monitor): its entry point runs the daemon until it is stopped.
+Service = Callable[[DaemonSettings, AMQPSettings], "int | None"]
 
 
 class HandlerError(Exception):
@@ -28,6 +29,8 @@ class LoadedHandler:
     module: ModuleType
     react: React
     registry: StructureRegistry
+    hooks: Hooks
+    options_spec: str | None
 
 
 def split_reference(reference: str) -> tuple[str, str]:
@@ -37,29 +40,50 @@ def split_reference(reference: str) -> tuple[str, str]:
     return module, attribute
 
 
-def import_handler(settings: DaemonSettings) -> LoadedHandler:
-    """Import without configuring: enough to check a config and to build the structure registry."""
+def _entry_point(settings: DaemonSettings) -> tuple[ModuleType, Callable[..., Any]]:
     module_name, attribute = split_reference(settings.handler)
     module = importlib.import_module(module_name)
-    react = getattr(module, attribute, None)
-    if not callable(react):
+    entry = getattr(module, attribute, None)
+    if not callable(entry):
         raise HandlerError(f"daemon {settings.name}: {module_name} has no callable {attribute!r}")
-    registry = StructureRegistry.from_modules([module, *settings.structures])
-    return LoadedHandler(module=module, react=react, registry=registry)
+    return module, entry
 
 
-def validate_options(settings: DaemonSettings, module: ModuleType) -> dict[str, Any]:
-    """Check `[[[options]]]` against the module's OPTIONS_SPEC; no spec means options pass as text."""
-    spec = getattr(module, "OPTIONS_SPEC", None)
+def import_handler(settings: DaemonSettings) -> LoadedHandler:
+    """Import without configuring: enough to check a config and to build the structure registry."""
+    module, react = _entry_point(settings)
+    return LoadedHandler(
+        module=module,
+        react=cast(React, react),
+        registry=StructureRegistry.from_modules([module, *settings.structures]),
+        hooks=Hooks.of(module),
+        options_spec=getattr(module, "OPTIONS_SPEC", None),
+    )
+
+
+def import_service(settings: DaemonSettings) -> Service:
+    """The entry point of a daemon that is not an RPC worker."""
+    _, run = _entry_point(settings)
+    return cast(Service, run)
+
+
+def options_spec(settings: DaemonSettings) -> str | None:
+    """The OPTIONS_SPEC of the daemon's handler module (importing it)."""
+    module, _ = _entry_point(settings)
+    return getattr(module, "OPTIONS_SPEC", None)
+
+
+def validate_options(name: str, options: Mapping[str, Any], spec: str | None) -> dict[str, Any]:
+    """Check `[[[options]]]` against an OPTIONS_SPEC; without a spec, options pass as text."""
     if spec is None:
-        return dict(settings.options)
-    obj = ConfigObj(dict(settings.options), configspec=spec.splitlines(), interpolation=False)
+        return dict(options)
+    obj = ConfigObj(dict(options), configspec=spec.splitlines(), interpolation=False)
     result = obj.validate(Validator(), preserve_errors=True)
-    where = f"[daemons] [[{settings.name}]] [[[options]]]"
+    where = f"[daemons] [[{name}]] [[[options]]]"
     problems = []
     if result is not True:
         for _, key, error in flatten_errors(obj, result):
-            problems.append(f"{where} {key} = {settings.options.get(key)!r}: {error}")
+            problems.append(f"{where} {key} = {options.get(key)!r}: {error}")
     for _, key in get_extra_values(obj):
         known = ", ".join(sorted(obj.configspec))
         problems.append(f"{where}: unknown option {key!r}; expected one of: {known}")
@@ -69,21 +93,19 @@ def validate_options(settings: DaemonSettings, module: ModuleType) -> dict[str, 
 
 
 def load_handler(settings: DaemonSettings, log: logging.Logger | None = None,
-                 publish: Callable[..., None] | None = None) -> LoadedHandler:
-    """Import, validate options and call the optional `configure(context)` hook."""
+                 publish: Publish | None = None) -> LoadedHandler:
+    """Import, validate options and call the `configure(context)` hook."""
     loaded = import_handler(settings)
-    options = validate_options(settings, loaded.module)
-    configure = getattr(loaded.module, "configure", None)
-    if configure is not None:
-        configure(
-            HandlerContext(
-                name=settings.name,
-                options=options,
-                data_dir=settings.data_dir,
-                state_dir=settings.state_dir,
-                shared=settings.shared,
-                log=log or logging.getLogger(f"edeposit.{settings.name}"),
-                **({"publish": publish} if publish is not None else {}),
-            )
+    options = validate_options(settings.name, settings.options, loaded.options_spec)
+    loaded.hooks.configure(
+        HandlerContext(
+            name=settings.name,
+            options=options,
+            data_dir=settings.data_dir,
+            state_dir=settings.state_dir,
+            shared=settings.shared,
+            log=log or logging.getLogger(f"edeposit.{settings.name}"),
+            **({"publish": publish} if publish is not None else {}),
         )
+    )
     return loaded

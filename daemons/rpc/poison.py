@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from daemons.common.processes import pid_alive
+
 _KEY_BYTES = 64  # hex sha256
 _EMPTY = b" " * _KEY_BYTES
 
@@ -81,11 +83,5 @@ class PoisonTracker:
 
 
 def _owner_alive(slot: Path) -> bool:
-    try:
-        pid = int(slot.name.split("-", 1)[0])
-        os.kill(pid, 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
+    pid = slot.name.split("-", 1)[0]
+    return pid.isdigit() and pid_alive(int(pid))

@@ -9,10 +9,9 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
-from daemons.rpc.loader import import_handler, load_handler
+from daemons.rpc.loader import import_service, load_handler
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from daemons.rpc.worker import SessionLost, Worker
 
@@ -49,11 +48,10 @@ class LatePublisher:
         self.target(value, routing_key)
 
 
-def record_health(settings: DaemonSettings, module: ModuleType, log: logging.Logger) -> None:
+def record_health(settings: DaemonSettings, health: Callable[[], str | None], log: logging.Logger) -> None:
     """Save the handler's `health()` note (e.g. "clamd not found: apt-get install clamav-daemon") for `status`."""
     path = settings.health_note_path
-    check = getattr(module, "health", None)
-    note = check() if check is not None else None
+    note = health()
     if note:
         log.warning("back end problem: %s", note)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -70,12 +68,12 @@ def run(settings: DaemonSettings, amqp: AMQPSettings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if not settings.is_rpc:
         # A publisher such as ftp_monitor: its callable takes the settings and runs until stopped.
-        loaded = import_handler(settings)
+        service = import_service(settings)
         log.info("starting %s (%s)", settings.name, settings.handler)
-        return int(loaded.react(settings, amqp) or 0)
+        return int(service(settings, amqp) or 0)
     publisher = LatePublisher()
     handler = load_handler(settings, log, publish=publisher)
-    record_health(settings, handler.module, log)
+    record_health(settings, handler.hooks.health, log)
     worker = Worker(settings, amqp, handler, log)
     publisher.target = worker.publish
     worker.install_signal_handlers()
@@ -86,6 +84,4 @@ def run(settings: DaemonSettings, amqp: AMQPSettings) -> int:
     try:
         return worker.run()
     finally:
-        shutdown = getattr(handler.module, "shutdown", None)
-        if shutdown is not None:
-            shutdown()
+        handler.hooks.shutdown()

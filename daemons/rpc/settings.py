@@ -51,16 +51,20 @@ class AMQPSettings:
 
 @dataclass(frozen=True)
 class DaemonSettings:
-    """Everything one worker needs to know about its daemon."""
+    """Everything one worker needs to know about its daemon.
+
+    The defaults here are the only ones: the configspec checks types and ranges, and keys a config leaves
+    out keep these values (docs/config.rst lists them).
+    """
 
     name: str
     handler: str
     vhost: str
     exchange: str
-    input_queue: str | None
-    output_queue: str
-    input_key: str | None
-    output_key: str
+    input_queue: str | None = "daemon"
+    output_queue: str = "plone"
+    input_key: str | None = "request"
+    output_key: str = "result"
     enabled: bool = True
     processes: int = 1
     prefetch: int = 1

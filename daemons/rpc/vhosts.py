@@ -78,7 +78,8 @@ class ManagementAdmin:
         return urllib.parse.quote(vhost, safe="")
 
     def list_vhosts(self) -> list[str]:
-        return [item["name"] for item in self._request("GET", "/api/vhosts")]  # type: ignore[union-attr]
+        listed = self._request("GET", "/api/vhosts")
+        return [item["name"] for item in listed] if isinstance(listed, list) else []
 
     def create(self, vhost: str, user: str) -> bool:
         created = vhost not in self.list_vhosts()

@@ -29,12 +29,15 @@ class StructureRegistry:
 
     @classmethod
     def from_modules(cls, modules: Iterable[ModuleType | str]) -> StructureRegistry:
+        """A module's structures are its `STRUCTURES`; a module without them offers every namedtuple class
+        in its namespace (how a quick handler of one's own works)."""
         registry = cls()
         for module in modules:
             if isinstance(module, str):
                 module = importlib.import_module(module)
-            for value in vars(module).values():
-                if is_structure_class(value):
+            declared = getattr(module, "STRUCTURES", None)
+            for value in declared if declared is not None else vars(module).values():
+                if declared is not None or is_structure_class(value):
                     registry.add(value)
         return registry
 
@@ -54,7 +57,7 @@ class StructureRegistry:
 
     def build(self, name: str, fields: Mapping[str, Any]) -> Any:
         try:
-            cls = self._classes[name]
+            cls: Any = self._classes[name]
         except KeyError:
             raise UnknownStructureError(
                 f"unknown structure {name!r}; this daemon accepts: {', '.join(self.names()) or 'none'}"

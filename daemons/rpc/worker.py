@@ -11,6 +11,7 @@ connection drops first, the answer is dropped too and the broker redelivers the 
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import signal
 import threading
@@ -187,8 +188,8 @@ class Worker:
     def _give_back_all(self, session: Session) -> None:
         """Return messages the broker handed us but we did not start, for another worker."""
         while self._inbox:
-            tag = self._inbox.popleft().method.delivery_tag
-            session.run(lambda tag=tag: session.channel.basic_nack(tag, requeue=True))
+            tag: int = self._inbox.popleft().method.delivery_tag
+            session.run(functools.partial(session.channel.basic_nack, tag, requeue=True))
 
     # -- one message ---------------------------------------------------------------------------
     def _handle(self, session: Session, keeper: ConnectionKeeper, job: Delivery) -> None:
@@ -225,10 +226,10 @@ class Worker:
         try:
             if self.poison.is_poison(deaths):
                 self.log.error("message UUID=%r killed the worker %d times; answering with an error", uuid, deaths)
-                exc = PoisonMessageError(
+                poison = PoisonMessageError(
                     f"this message killed the {self.settings.name} worker {deaths} times; it was not run again"
                 )
-                answer = answers.failure(exc, uuid, **reply)
+                answer = answers.failure(poison, uuid, **reply)
             else:
                 answer = self._call_handler(session, job, uuid, reply)
             self._finish(session, job, answer)

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from daemons.common import sqlite
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS publications (
     id INTEGER PRIMARY KEY, title, author, pub_year, isbn, urnnbn, uuid, aleph_id, producent_id, is_public,
@@ -38,7 +40,6 @@ COLUMNS = {
     "archives": ("isbn", "uuid", "aleph_id", "sha256", "zip_path", "dir_path"),
     "trees": ("path", "name", "aleph_id", "issn", "is_public", "path_array", "sub_trees", "sub_publications", "tree"),
 }
-BUSY_TIMEOUT_SECONDS = 60
 
 
 class Catalog:
@@ -46,10 +47,7 @@ class Catalog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db = sqlite.connect(path, shared=True, explicit_transactions=True)
         self.db.executescript(SCHEMA)
 
     def close(self) -> None:

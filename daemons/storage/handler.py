@@ -9,13 +9,11 @@ request leaves the file content out. The layout is described in daemons.storage.
 from __future__ import annotations
 
 import sqlite3
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 from daemons.rpc.loader import validate_options
 from daemons.storage.service import Storage, StorageOptions
 from daemons.storage.structures import (
@@ -29,7 +27,12 @@ from daemons.storage.structures import (
 )
 
 __all__ = ["Archive", "Publication", "SaveRequest", "SearchRequest", "SearchResult", "Tree", "TreeInfo",
-           "OPTIONS_SPEC", "configure", "health", "react"]
+           "OPTIONS_SPEC", "STRUCTURES", "configure", "health", "react", "shutdown"]
+
+# What this daemon decodes from the wire and answers with.
+STRUCTURES = (
+    Archive, Publication, SaveRequest, SearchRequest, SearchResult, Tree, TreeInfo
+)
 
 OPTIONS_SPEC = """
 data_dir = string(default=None)
@@ -51,7 +54,7 @@ _problem: str | None = "storage is not configured: the worker calls configure(co
 def configure(context: HandlerContext) -> None:
     """Open (creating when missing) the data directory and its catalogue."""
     global _storage, _problem
-    options = validate_options(SimpleNamespace(name=context.name, options=dict(context.options)), sys.modules[__name__])
+    options = validate_options(context.name, context.options, OPTIONS_SPEC)
     data_dir = Path(options["data_dir"]).expanduser() if options["data_dir"] else context.data_dir
     if _storage is not None:
         _storage.close()
@@ -73,6 +76,14 @@ def configure(context: HandlerContext) -> None:
 
 def health() -> str | None:
     return _problem
+
+
+def shutdown() -> None:
+    """Close the catalogue, so its WAL is checkpointed before the process exits."""
+    global _storage
+    if _storage is not None:
+        _storage.close()
+        _storage = None
 
 
 def react(message: Any, send_back: Callable[[Any], None]) -> Any:

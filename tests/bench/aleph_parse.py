@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 from daemons.aleph import handler as aleph  # noqa: E402
 from daemons.aleph.xservices import PresentedRecord  # noqa: E402
 from daemons.common.safe_xml import parse_xml  # noqa: E402
-from daemons.rpc.context import HandlerContext  # noqa: E402
+from daemons.rpc.handler import HandlerContext  # noqa: E402
 from tests.fixtures.aleph_stand_in import AlephStandIn, oai_marc  # noqa: E402
 
 RECORDS = 1000

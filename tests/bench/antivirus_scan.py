@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from daemons.antivirus import handler as antivirus
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 from tests.fixtures.clamav import build_signature_database, eicar_bytes, private_clamd
 
 SIZE = 10 * 1024 * 1024

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from daemons.calibre import handler as calibre
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 
 PAGES = 100
 SENTENCE = "Příliš žluťoučký kůň úpěl ďábelské ódy a nakladatel odevzdal povinný výtisk včas."

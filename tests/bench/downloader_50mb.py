@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from daemons.downloader import handler as downloader  # noqa: E402
 from daemons.rpc.client import RPCClient  # noqa: E402
-from daemons.rpc.context import HandlerContext  # noqa: E402
+from daemons.rpc.handler import HandlerContext  # noqa: E402
 from daemons.rpc.wire import StructureRegistry  # noqa: E402
 from daemons.testing import BROKER, running_worker, throwaway_vhost, write_config  # noqa: E402
 from tests.test_downloader import LocalServer, send_bytes  # noqa: E402

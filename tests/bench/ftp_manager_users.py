@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from daemons.ftp_manager import handler as fm  # noqa: E402
 from daemons.ftp_manager import users as ftp_users  # noqa: E402
 from daemons.rpc.client import RPCClient  # noqa: E402
-from daemons.rpc.context import HandlerContext  # noqa: E402
+from daemons.rpc.handler import HandlerContext  # noqa: E402
 from daemons.rpc.wire import StructureRegistry  # noqa: E402
 from daemons.testing import BROKER, running_worker, throwaway_vhost, write_config  # noqa: E402
 from tests.fixtures.proftpd_server import ftp_home_root, proftpd_server  # noqa: E402

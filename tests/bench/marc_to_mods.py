@@ -18,7 +18,7 @@ from lxml import etree  # noqa: E402
 from daemons.common.marc import MARC_NS, from_oai_marc, to_marcxml  # noqa: E402
 from daemons.common.safe_xml import parse_xml  # noqa: E402
 from daemons.marcxml2mods import handler as marcxml2mods  # noqa: E402
-from daemons.rpc.context import HandlerContext  # noqa: E402
+from daemons.rpc.handler import HandlerContext  # noqa: E402
 from tests.bench.aleph_parse import record  # noqa: E402
 
 RECORDS = 1000

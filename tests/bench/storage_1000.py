@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from daemons.rpc.client import RPCClient  # noqa: E402
-from daemons.rpc.context import HandlerContext  # noqa: E402
+from daemons.rpc.handler import HandlerContext  # noqa: E402
 from daemons.rpc.wire import StructureRegistry  # noqa: E402
 from daemons.storage import handler as storage  # noqa: E402
 from daemons.testing import BROKER, running_worker, throwaway_vhost, write_config  # noqa: E402

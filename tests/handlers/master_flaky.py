@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 
 OPTIONS_SPEC = "crash_file = string"
 

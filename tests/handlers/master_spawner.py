@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-from daemons.rpc.context import HandlerContext
+from daemons.rpc.handler import HandlerContext
 
 _helper: subprocess.Popen[bytes] | None = None
 

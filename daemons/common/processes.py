@@ -1,0 +1,36 @@
+"""Whether a process is alive, and who it is: the one place that asks the kernel about other pids."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def pid_alive(pid: int) -> bool:
+    """True while a process with this pid exists (also one we may not signal)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def process_name(pid: int) -> str | None:
+    """The kernel's short name of the process (`/proc/<pid>/comm`), or None when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+
+
+def read_pidfile(path: Path) -> int | None:
+    """The pid a pidfile names, or None when the file is missing or holds no pid."""
+    try:
+        text = Path(path).read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return int(text) if text.isdigit() else None

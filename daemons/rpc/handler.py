@@ -1,0 +1,91 @@
+"""The contract between the worker and a handler module: what a handler defines and what it is given.
+
+A handler module defines:
+
+- the entry point the daemon's `handler` key names (`react` by convention), called as
+  `react(message, send_back)` for each request; its return value is the answer, an exception becomes an
+  error response, `send_back(value)` publishes a progress message shaped like a response;
+- `STRUCTURES`: the namedtuple classes its daemon decodes from the wire and answers with. A module
+  without `STRUCTURES` (a quick handler of one's own) gets every namedtuple class in its namespace;
+- optional `OPTIONS_SPEC`: configspec lines that validate the daemon's `[[[options]]]`;
+- optional hooks, each called by the runner under exactly this name:
+  `configure(context)` once before the first message, with a `HandlerContext`;
+  `health()` returns None or a note such as "clamscan not found: apt-get install clamav" that
+  `edeposit-amqpd status` shows (the daemon still runs and answers with errors naming the problem);
+  `shutdown()` after the worker stopped consuming, to end the handler's own threads.
+
+A handler is plain functions: unit-test it by calling `react(message, sent.append)`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Protocol
+
+SendBack = Callable[[Any], None]
+React = Callable[[Any, SendBack], Any]
+Publish = Callable[..., None]
+
+
+class HandlerModule(Protocol):
+    """The names a built-in handler module defines (every one of them; the loader fills in the optional ones
+    for modules of one's own)."""
+
+    STRUCTURES: Sequence[type]
+    OPTIONS_SPEC: str
+
+    def react(self, message: Any, send_back: SendBack) -> Any: ...
+    def configure(self, context: HandlerContext) -> None: ...
+    def health(self) -> str | None: ...
+    def shutdown(self) -> None: ...
+
+
+def _not_connected(value: Any, routing_key: str | None = None) -> None:
+    raise RuntimeError("publish() works only inside a running worker")
+
+
+@dataclass(frozen=True)
+class HandlerContext:
+    """Passed to a handler module's optional `configure(context)` before the first message."""
+
+    name: str
+    options: dict[str, Any]
+    data_dir: Path
+    state_dir: Path
+    shared: dict[str, Any] = field(default_factory=dict)
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("edeposit.handler"))
+    # publish(value, routing_key=None): send a message of the handler's own accord (e.g. a scheduled
+    # harvest) to the daemon's exchange, on the output key by default; blocks until the broker confirmed
+    # it; raises daemons.rpc.session.SessionLost while the broker is away (try again later).
+    publish: Publish = _not_connected
+
+
+def _no_configure(context: HandlerContext) -> None:
+    return None
+
+
+def _no_health() -> str | None:
+    return None
+
+
+def _no_shutdown() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """A module's hooks, with do-nothing stand-ins for the ones it does not define."""
+
+    configure: Callable[[HandlerContext], None] = _no_configure
+    health: Callable[[], str | None] = _no_health
+    shutdown: Callable[[], None] = _no_shutdown
+
+    @classmethod
+    def of(cls, module: ModuleType) -> Hooks:
+        found = {name: getattr(module, name) for name in ("configure", "health", "shutdown")
+                 if callable(getattr(module, name, None))}
+        return cls(**found)
