@@ -15,7 +15,8 @@ from orchestrator.cli import build_parser
 from orchestrator.paths import packaged
 from orchestrator.tool import build_parser as tool_parser
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
 
 
 def spec_keys(section: dict, path: tuple[str, ...] = ()) -> set[str]:
@@ -53,6 +54,17 @@ def test_every_daemon_has_a_page_in_the_index() -> None:
     for name in BUILTIN_DAEMONS:
         assert (DOCS / f"{name}.rst").exists(), f"docs/{name}.rst missing"
         assert f"   {name}\n" in index
+
+
+def test_every_daemon_page_names_each_module_of_its_package() -> None:
+    for name, settings in BUILTIN_DAEMONS.items():
+        if not settings.handler.startswith("daemons."):
+            continue
+        page = (DOCS / f"{name}.rst").read_text()
+        assert f"``{settings.handler}``" in page, f"docs/{name}.rst does not give its handler reference"
+        modules = sorted((ROOT / "daemons" / name).glob("*.py"))
+        missing = [m.name for m in modules if m.name != "__init__.py" and f"``daemons/{name}/{m.name}``" not in page]
+        assert not missing, f"docs/{name}.rst does not name {missing}"
 
 
 def test_the_sphinx_docs_build_without_warnings(tmp_path: Path) -> None:
