@@ -7,7 +7,33 @@ import os
 from pathlib import Path
 from typing import Any
 
-# Old per-daemon key prefixes; the longest match wins, so ALEPH_LINK_EXPORT beats ALEPH.
+# The prefixes of the last old settings module's constants (RABBITMQ_<PREFIX>_<SUFFIX>) and the daemon
+# each names; the old tool's host names are these prefixes in lower case (`downer`, `mx2mods`, `ftp`).
+OLD_DAEMON_PREFIXES = {
+    "ALEPH": "aleph",
+    "ALEPH_LINK_EXPORT": "aleph_link_export",
+    "ANTIVIRUS": "antivirus",
+    "CALIBRE": "calibre",
+    "DOWNER": "downloader",
+    "FTP": "ftp_manager",
+    "HARVESTER": "harvester",
+    "LTP": "ltp",
+    "MX2MODS": "marcxml2mods",
+    "PDFGEN": "pdfgen",
+    "STORAGE": "storage",
+}
+OLD_SUFFIXES = {
+    "VIRTUALHOST": "vhost",
+    "INPUT_QUEUE": "input_queue",
+    "OUTPUT_QUEUE": "output_queue",
+    "INPUT_KEY": "input_key",
+    "OUTPUT_KEY": "output_key",
+    "EXCHANGE": "exchange",
+}
+OLD_HOST_NAMES = {prefix.lower(): daemon for prefix, daemon in OLD_DAEMON_PREFIXES.items()}
+
+# Old per-daemon key prefixes read from JSON settings (with aliases of early releases); the longest match
+# wins, so ALEPH_LINK_EXPORT beats ALEPH.
 _PREFIXES = {
     "ALEPH_LINK_EXPORT": ("aleph_link_export",),
     "ALEPH": ("aleph",),
