@@ -78,6 +78,11 @@ def test_master_start_refuses_a_daemon_an_old_script_took_over(master: Master, v
             code, _, err = master.run(command, "aleph")
             assert code == 1 and f"already run by an old per-daemon script (pid {pid}" in err, command
         assert master.status("aleph")[1]["aleph"]["state"] == "STOPPED"
+        # Past the checks (as when both start at the same moment), the owner lock still stops the worker.
+        master.client.supervisor.startProcessGroup("aleph", False)
+        row = wait_for(lambda: (r := master.status("aleph")[1]["aleph"])["state"] == "FATAL" and r,
+                       60, what="the master to give up on the refused worker")
+        assert f"already run by an old per-daemon script (pid {pid}" in (row["last_error"] or ""), row
         assert queue_state(vhost, "daemon")[1] == 1
     finally:
         assert old_script(master, "stop").returncode == 0
