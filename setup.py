@@ -1,23 +1,13 @@
 """Packaging for edeposit-amqpd: the importable packages, conf/ data and the console scripts."""
 
+import runpy
 from pathlib import Path
 
 from setuptools import find_packages, setup
 
-OLD_SCRIPTS = {
-    "edeposit_amqp_alephdaemon.py": "aleph",
-    "edeposit_amqp_calibredaemon.py": "calibre",
-    "edeposit_amqp_ftp_managerd.py": "ftp_manager",
-    "edeposit_amqp_ftp_monitord.py": "ftp_monitor",
-    "edeposit_amqp_antivirusd.py": "antivirus",
-    "edeposit_amqp_harvester.py": "harvester",
-    "edeposit_amqp_ltpd.py": "ltp",
-    "edeposit_amqp_pdfgend.py": "pdfgen",
-    "edeposit_amqp_downloaderd.py": "downloader",
-    "edeposit_amqp_storaged.py": "storage",
-    "edeposit_amqp_marcxml2modsd.py": "marcxml2mods",
-    "edeposit_amqp_aleph_link_exportd.py": "aleph_link_export",
-}
+# One table of the old scripts, read without importing the package (orchestrator/script_names.py).
+NAMES = runpy.run_path(str(Path(__file__).with_name("orchestrator") / "script_names.py"))
+OLD_SCRIPTS: dict[str, str] = NAMES["OLD_SCRIPTS"]
 
 setup(
     name="edeposit-amqpd",
@@ -28,7 +18,7 @@ setup(
     license="MIT",
     python_requires=">=3.11",
     packages=find_packages(include=["daemons", "daemons.*", "orchestrator", "orchestrator.*",
-                                    "ftp_monitor", "ftp_monitor.*"]),
+                                    "ftp_monitor", "ftp_monitor.*", "edeposit", "edeposit.*"]),
     data_files=[("share/edeposit-amqpd/conf", [str(p) for p in sorted(Path("conf").iterdir()) if p.is_file()])],
     install_requires=[
         "pika>=1.3",
@@ -51,6 +41,7 @@ setup(
         "console_scripts": [
             "edeposit-amqpd = orchestrator.cli:main",
             "edeposit-amqp-tool = orchestrator.tool:main",
+            f"{NAMES['OLD_TOOL']} = orchestrator.tool:old_main",
             *(f"{script} = orchestrator.old_scripts:{name}" for script, name in OLD_SCRIPTS.items()),
         ],
     },

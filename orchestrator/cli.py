@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -109,11 +110,21 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
 
 
 def _worker(config: Config, name: str, log_level: str) -> int:
+    from daemons.rpc.daemonize import OwnedElsewhere
     from daemons.rpc.runner import run
+    from orchestrator.ownership import claim_for_worker
 
     settings = config.daemon(name)
     setup_logging(log_level.upper())
-    return run(settings, config.amqp)
+    try:
+        owner = claim_for_worker(config, name)  # held until this process exits
+    except OwnedElsewhere as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        return run(settings, config.amqp)
+    finally:
+        os.close(owner)
 
 
 def _check_config(config: Config) -> int:

@@ -94,7 +94,25 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
             obj.merge(values)
             source = f"{BUILTIN} + {legacy}"
             warnings.append(warning)
-    return _build(obj, source, warnings)
+    config = _build(obj, source, warnings)
+    if located is not None:
+        _warn_shadowed_legacy(config)
+    return config
+
+
+def _warn_shadowed_legacy(config: Config) -> None:
+    """Old JSON settings beside an INI are ignored: say so, and which of their keys would have mattered."""
+    legacy = legacy_json.find_legacy_settings()
+    if legacy is None:
+        return
+    current = {
+        "amqp": {"host": config.amqp.host, "port": config.amqp.port, "user": config.amqp.user,
+                 "password": config.amqp.password},
+        "daemons": {name: {key: getattr(d, key) for key in
+                           ("vhost", "exchange", "input_queue", "output_queue", "input_key", "output_key")}
+                    for name, d in config.daemons.items()},
+    }
+    config.warnings.append(legacy_json.shadowed_warning(legacy, config.source, current))
 
 
 def _parse(path: Path, source: str) -> ConfigObj:

@@ -69,9 +69,19 @@ def mark_log_offsets(store: RecordStore, files: MasterFiles, daemons: Iterable[D
         store.save(record)
 
 
+def refuse_old_script_daemons(config: Config, daemons: Iterable[DaemonSettings]) -> None:
+    """A daemon an old per-daemon script runs is not started by the master too (orchestrator.ownership)."""
+    from orchestrator.ownership import old_script_holder
+
+    held = [reason for settings in daemons if (reason := old_script_holder(config, settings.name))]
+    if held:
+        raise MasterError("\n".join(held))
+
+
 def prepare(config: Config) -> MasterFiles:
     """Everything a new master needs before supervisord starts: checks, its config, a clean history."""
     files = MasterFiles.for_config(config)
+    refuse_old_script_daemons(config, config.enabled)
     preflight(config, config.enabled)
     write_conf(config, files)
     store = RecordStore(files.records)

@@ -7,7 +7,33 @@ import os
 from pathlib import Path
 from typing import Any
 
-# Old per-daemon key prefixes; the longest match wins, so ALEPH_LINK_EXPORT beats ALEPH.
+# The prefixes of the last old settings module's constants (RABBITMQ_<PREFIX>_<SUFFIX>) and the daemon
+# each names; the old tool's host names are these prefixes in lower case (`downer`, `mx2mods`, `ftp`).
+OLD_DAEMON_PREFIXES = {
+    "ALEPH": "aleph",
+    "ALEPH_LINK_EXPORT": "aleph_link_export",
+    "ANTIVIRUS": "antivirus",
+    "CALIBRE": "calibre",
+    "DOWNER": "downloader",
+    "FTP": "ftp_manager",
+    "HARVESTER": "harvester",
+    "LTP": "ltp",
+    "MX2MODS": "marcxml2mods",
+    "PDFGEN": "pdfgen",
+    "STORAGE": "storage",
+}
+OLD_SUFFIXES = {
+    "VIRTUALHOST": "vhost",
+    "INPUT_QUEUE": "input_queue",
+    "OUTPUT_QUEUE": "output_queue",
+    "INPUT_KEY": "input_key",
+    "OUTPUT_KEY": "output_key",
+    "EXCHANGE": "exchange",
+}
+OLD_HOST_NAMES = {prefix.lower(): daemon for prefix, daemon in OLD_DAEMON_PREFIXES.items()}
+
+# Old per-daemon key prefixes read from JSON settings (with aliases of early releases); the longest match
+# wins, so ALEPH_LINK_EXPORT beats ALEPH.
 _PREFIXES = {
     "ALEPH_LINK_EXPORT": ("aleph_link_export",),
     "ALEPH": ("aleph",),
@@ -20,6 +46,7 @@ _PREFIXES = {
     "DOWNER": ("downloader",),
     "DOWNLOADER": ("downloader",),
     "STORAGE": ("storage",),
+    "MX2MODS": ("marcxml2mods",),
     "MARCXML2MODS": ("marcxml2mods",),
 }
 _SUFFIXES = {
@@ -103,14 +130,19 @@ def ini_equivalent(ini: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def load_legacy(path: Path) -> tuple[dict[str, Any], str]:
-    """Read one old JSON file; return the INI-shaped values and the warning to log."""
+def read_legacy(path: Path) -> dict[str, Any]:
     try:
         settings = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: cannot read old JSON settings: {exc}") from exc
     if not isinstance(settings, dict):
         raise ValueError(f"{path}: old JSON settings must be an object, got {type(settings).__name__}")
+    return settings
+
+
+def load_legacy(path: Path) -> tuple[dict[str, Any], str]:
+    """Read one old JSON file; return the INI-shaped values and the warning to log."""
+    settings = read_legacy(path)
     ini, ignored = translate(settings)
     warning = (
         f"using old JSON settings from {path}; put this into /etc/edeposit/amqpd.ini instead:\n"
@@ -119,3 +151,36 @@ def load_legacy(path: Path) -> tuple[dict[str, Any], str]:
     if ignored:
         warning += "\n(ignored keys with no equivalent: " + ", ".join(sorted(ignored)) + ")"
     return ini, warning
+
+
+def shadowed_warning(path: Path, ini_source: str, current: dict[str, Any]) -> str:
+    """The warning when an INI file and old JSON settings both exist: the INI wins, every JSON key is ignored.
+
+    `current` is INI-shaped (`{"amqp": {...}, "daemons": {name: {...}}}`) with the values in force, so the
+    keys whose JSON value differs can be named (values are not shown: one may be the password).
+    """
+    head = f"old JSON settings {path} are ignored: {ini_source} is used instead (an INI file always wins)"
+    try:
+        settings = read_legacy(path)
+    except ValueError as exc:
+        return f"{head}; {exc}"
+    if not settings:
+        return f"{head}; it sets nothing: delete it"
+    differing = sorted(key for key, value in settings.items() if _differs(key, value, current))
+    lines = [f"{head}; ignored keys: {', '.join(sorted(settings))}"]
+    if differing:
+        lines.append(f"{ini_source} has other values for {', '.join(differing)}: move what you still need "
+                     f"into it")
+    lines.append(f"delete {path} (or rename it) once nothing reads it")
+    return "\n".join(lines)
+
+
+def _differs(key: str, value: Any, current: dict[str, Any]) -> bool:
+    if key in _AMQP_KEYS:
+        return str(current.get("amqp", {}).get(_AMQP_KEYS[key])) != str(value)
+    target = _daemon_key(key)
+    if target is None:
+        return False
+    daemons, option = target
+    return any(str(current.get("daemons", {}).get(name, {}).get(option)) != str(value) for name in daemons
+               if not (name == "ftp_monitor" and option in _RPC_ONLY))

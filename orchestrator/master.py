@@ -129,6 +129,7 @@ def _one(config: Config, name: str, action: str) -> int:
         if action in ("stop", "restart"):
             _group_call("stopProcessGroup", name, client, True)
         if action in ("start", "restart"):
+            launch.refuse_old_script_daemons(config, [config.daemon(name)])
             store.clear_crash_loop(name)
             _group_call("startProcessGroup", name, client, False)
             launch.wait_settled(client, [name], launch.settle_timeout(config))

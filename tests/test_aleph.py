@@ -153,6 +153,19 @@ def test_isbn_validation_checks_the_checksum(isbn: str, valid: bool) -> None:
     assert aleph.react(aleph.ISBNValidationRequest(isbn), [].append) == aleph.ISBNValidationResult(valid)
 
 
+def test_isbn_validation_unwraps_an_isbn_query_as_upstream_clients_send_it() -> None:
+    valid = aleph.ISBNValidationRequest(ISBN=aleph.ISBNQuery("80-251-0225-4"))
+    invalid = aleph.ISBNValidationRequest(ISBN=aleph.ISBNQuery("80-251-0225-5", "nkc"))
+    assert aleph.react(valid, [].append) == aleph.ISBNValidationResult(True)
+    assert aleph.react(invalid, [].append) == aleph.ISBNValidationResult(False)
+
+
+def test_isbn_validation_of_something_else_is_an_error_not_a_silent_false() -> None:
+    with pytest.raises(TypeError, match=r"ISBNValidationRequest.ISBN must be the ISBN as text or an ISBNQuery, got "
+                                        r"TitleQuery"):
+        aleph.react(aleph.ISBNValidationRequest(aleph.TitleQuery("Babička")), [].append)
+
+
 def epublication(**changes: object) -> aleph.EPublication:
     fields = dict(
         ISBN="80-251-0225-4", invalid_ISBN=[], id_number="", nazev="Kniha", podnazev="", vazba="online", cena="100",

@@ -134,12 +134,44 @@ def test_old_json_settings_apply_with_a_warning_showing_the_ini(tmp_path: Path) 
     assert "SOMETHING_ELSE" in warning
 
 
-def test_an_ini_file_wins_over_old_json_settings(tmp_path: Path) -> None:
+def test_an_ini_file_wins_over_old_json_settings_and_the_warning_names_the_ignored_keys(tmp_path: Path) -> None:
+    legacy = tmp_path / "home" / "edeposit" / "amqp.json"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text(json.dumps({"RABBITMQ_PORT": "5673", "RABBITMQ_HOST": "127.0.0.1",
+                                  "RABBITMQ_USER_PASSWORD": "old-secret", "RABBITMQ_MX2MODS_EXCHANGE": "mods"}))
+    ini = write(tmp_path / "a.ini", "[amqp]\n")
+    config = load(ini)
+    assert config.amqp.port == 5672 and config.daemon("marcxml2mods").exchange == "export"
+    [warning] = config.warnings
+    assert warning.startswith(f"old JSON settings {legacy} are ignored: {ini} is used instead")
+    assert "ignored keys: RABBITMQ_HOST, RABBITMQ_MX2MODS_EXCHANGE, RABBITMQ_PORT, RABBITMQ_USER_PASSWORD" in warning
+    assert f"{ini} has other values for RABBITMQ_MX2MODS_EXCHANGE, RABBITMQ_PORT, RABBITMQ_USER_PASSWORD" in warning
+    assert "old-secret" not in warning
+
+
+def test_check_config_and_start_all_say_that_the_ini_wins_over_old_json_settings(tmp_path: Path) -> None:
     legacy = tmp_path / "home" / "edeposit" / "amqp.json"
     legacy.parent.mkdir(parents=True)
     legacy.write_text(json.dumps({"RABBITMQ_PORT": "5673"}))
-    config = load(write(tmp_path / "a.ini", "[amqp]\n"))
-    assert config.amqp.port == 5672 and not config.warnings
+    ini = write(tmp_path / "a.ini", f"[amqp]\nport = 1\n[orchestrator]\nstate_dir = {tmp_path / 'state'}\n")
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    for command in ("check-config", "start-all"):
+        done = subprocess.run([sys.executable, "-m", "orchestrator", "-c", str(ini), command],
+                              capture_output=True, text=True, env=env, timeout=60)
+        assert f"warning: old JSON settings {legacy} are ignored: {ini} is used instead" in done.stderr, command
+        assert "ignored keys: RABBITMQ_PORT" in done.stderr
+    assert done.returncode == 1 and "no broker answers at 127.0.0.1:1" in done.stderr
+
+
+def test_old_mx2mods_keys_set_the_marcxml2mods_daemon(tmp_path: Path) -> None:
+    legacy = tmp_path / "home" / "edeposit" / "amqp.json"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text(json.dumps({"RABBITMQ_MX2MODS_VIRTUALHOST": "mods-old", "RABBITMQ_MX2MODS_INPUT_QUEUE": "q",
+                                  "RABBITMQ_MX2MODS_OUTPUT_KEY": "done"}))
+    config = load(None)
+    mods = config.daemon("marcxml2mods")
+    assert (mods.vhost, mods.input_queue, mods.output_key) == ("mods-old", "q", "done")
+    assert "ignored keys" not in config.warnings[0]
 
 
 def test_check_config_exits_0_for_the_packaged_defaults(tmp_path: Path) -> None:

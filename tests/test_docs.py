@@ -72,3 +72,30 @@ def test_the_sphinx_docs_build_without_warnings(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "index.html").exists()
+
+
+def test_migration_guide_maps_every_old_name() -> None:
+    import edeposit.amqp
+    from edeposit.amqp import settings
+    from orchestrator.legacy_json import OLD_DAEMON_PREFIXES, OLD_SUFFIXES
+    from orchestrator.script_names import OLD_SCRIPTS, OLD_TOOL
+    from orchestrator.tool import build_old_parser
+
+    text = (DOCS / "migration.rst").read_text()
+    assert "   migration\n" in (DOCS / "index.rst").read_text()
+    for name in settings.get_all_constants():
+        parts = name.removeprefix("RABBITMQ_")
+        spelled = re.search(rf"\b{name}\b", text) is not None
+        derived = any(parts == f"{prefix}_{suffix}" and f"``{prefix}``" in text and f"``{suffix}``" in text
+                      for prefix in OLD_DAEMON_PREFIXES for suffix in OLD_SUFFIXES)
+        assert spelled or derived, name
+    modules = {p.stem for p in Path(edeposit.amqp.__file__).parent.glob("*.py") if p.stem != "__init__"}
+    for module in modules:
+        assert f"edeposit.amqp.{module}" in text or f"``.{module}``" in text, module
+    for script in [*OLD_SCRIPTS, OLD_TOOL]:
+        assert f"``{script}" in text, script
+    for option in ("-n/--filename", "-r/--harvest", "-u/--unittest", "-f/--foreground"):
+        assert option in text, option
+    old_options = [o for a in build_old_parser()._actions for o in a.option_strings if o not in ("-h", "--help")]
+    cli = (DOCS / "cli.rst").read_text()
+    assert [o for o in old_options if o not in cli] == []

@@ -61,3 +61,12 @@ def test_a_daemon_package_imports_no_other_daemon_package() -> None:
         for path in sorted((DAEMONS / name).rglob("*.py")):
             wrong += [f"{path.relative_to(ROOT)} imports {m}" for m in imported_modules(path) if m.startswith(others)]
     assert wrong == []
+
+
+def test_nothing_imports_the_compatibility_package() -> None:
+    """edeposit/ only delegates to the other packages; none of them may depend on it."""
+    wrong = [f"{path.relative_to(ROOT)} imports {module}"
+             for package in ("daemons", "orchestrator", "ftp_monitor")
+             for path in sorted((ROOT / package).rglob("*.py")) for module in imported_modules(path)
+             if module == "edeposit" or module.startswith("edeposit.")]
+    assert wrong == []

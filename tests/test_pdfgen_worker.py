@@ -11,7 +11,7 @@ from daemons.pdfgen import handler as pdfgen
 from daemons.rpc.client import RemoteError, RPCClient
 from daemons.rpc.wire import StructureRegistry
 from daemons.testing import BROKER, running_worker, write_config
-from tests.test_pdfgen import REVIEW_FIELDS, flat, page_texts, read_pdf
+from tests.test_pdfgen import CONTRACT, REVIEW_FIELDS, UPSTREAM_REVIEW, flat, page_texts, read_pdf
 
 REGISTRY = StructureRegistry.from_modules([pdfgen])
 
@@ -26,6 +26,14 @@ def test_worker_answers_old_clients_review_and_rst_requests(vhost: str, state_di
         answer = client.call(json.dumps(review).encode(), timeout=30, uuid='{"session": "ř-1"}')
         whole = flat(page_texts(read_pdf(answer))[0])
         assert REVIEW_FIELDS["nazev"] in whole and "Jan Novák" in whole
+
+        upstream = client.call(json.dumps({**UPSTREAM_REVIEW, "__nt_name": "GenerateReview"}).encode(), timeout=30)
+        whole = flat(" ".join(page_texts(read_pdf(upstream))))
+        assert UPSTREAM_REVIEW["vydano_v_koedici_s"] in whole and "Autor 3 Nezvoleno" in whole
+
+        contract = {**CONTRACT._asdict(), "jednajici": "Alžběta Nováková", "__nt_name": "GenerateContract"}
+        whole = flat(" ".join(page_texts(read_pdf(client.call(json.dumps(contract).encode(), timeout=30)))))
+        assert "Jednající Alžběta Nováková" in whole
 
         rst = pdfgen.RST2PDF("Zpráva\n======\n\nŽluťoučký kůň.", '{"pageSetup": {"size": "A5"}}', "###Title###",
                              "###Page### z ###Total###")

@@ -133,10 +133,20 @@ def _export(request: ExportRequest) -> ExportResult:
     return ExportResult(fields["P0501010__a"])
 
 
+def _isbn_to_validate(value: Any) -> str:
+    """Upstream clients send the ISBN itself or wrapped in an ISBNQuery; both are validated."""
+    if isinstance(value, ISBNQuery):
+        value = value.ISBN
+    if not isinstance(value, str | int):
+        raise TypeError(f"ISBNValidationRequest.ISBN must be the ISBN as text or an ISBNQuery, got "
+                        f"{type(value).__name__} {value!r:.80}")
+    return str(value)
+
+
 def react(message: Any, send_back: Any) -> Any:
     """Answer one request; errors name what is wrong (option, query, field) and how to fix it."""
     if isinstance(message, ISBNValidationRequest):
-        return ISBNValidationResult(is_valid_isbn(message.ISBN))
+        return ISBNValidationResult(is_valid_isbn(_isbn_to_validate(message.ISBN)))
     if isinstance(message, SearchRequest):
         return _search(message)
     if isinstance(message, CountRequest):

@@ -34,3 +34,12 @@ def read_pidfile(path: Path) -> int | None:
     except (FileNotFoundError, NotADirectoryError):
         return None
     return int(text) if text.isdigit() else None
+
+
+def process_command(pid: int) -> list[str] | None:
+    """The command line of a process (`/proc/<pid>/cmdline`), or None when it is gone or hidden."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [part.decode("utf-8", "replace") for part in raw.split(b"\0") if part] or None

@@ -6,10 +6,12 @@ also harvests on its own and publishes `Publications` on its exchange with the o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
-from daemons.harvester.feeds import FeedConfigError, parse_feeds_option
+from daemons.harvester.feeds import FeedConfigError, FeedSource, parse_feeds_option
 from daemons.harvester.run import Harvest, harvest_once
 from daemons.harvester.schedule import HarvestSchedule
 from daemons.harvester.sent import SentTitles
@@ -52,13 +54,7 @@ def configure(context: HandlerContext) -> None:
     if _schedule is not None:
         _schedule.stop()
         _schedule = None
-    _harvest = Harvest(
-        feeds=feeds,
-        sent=SentTitles(context.data_dir / "harvester.sqlite"),
-        lock_path=context.data_dir / "harvest.lock",
-        timeout=float(context.options.get("timeout", 30)),
-        log=context.log,
-    )
+    _harvest = make_harvest(feeds, context.options, context.data_dir, context.log)
     interval = float(context.options.get("interval", 0))
     if interval > 0 and feeds:
         harvest, deliver = _harvest, _publisher(context.publish)
@@ -66,6 +62,18 @@ def configure(context: HandlerContext) -> None:
                                     retryable=(SessionLost,))
         _schedule.start()
         context.log.info("harvesting %d feed(s) every %s s", len(feeds), interval)
+
+
+def make_harvest(feeds: list[FeedSource], options: Mapping[str, Any], data_dir: Path, log: logging.Logger) -> Harvest:
+    """The daemon's harvest (its sent-titles database and lock under `data_dir`); also used by the old
+    script's one-shot `--harvest` and `--unittest`."""
+    return Harvest(
+        feeds=feeds,
+        sent=SentTitles(data_dir / "harvester.sqlite"),
+        lock_path=data_dir / "harvest.lock",
+        timeout=float(options.get("timeout", 30)),
+        log=log,
+    )
 
 
 def _publisher(publish: Callable[..., None]) -> Callable[[Publications], None]:

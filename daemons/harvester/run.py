@@ -88,17 +88,30 @@ def harvest_once(harvest: Harvest, deliver: Callable[[Publications], None] | Non
     if it raises (e.g. the broker is away), nothing is remembered and the titles come again next time.
     Feeds that fail are logged and skipped; FeedError only when every feed failed.
     """
-    if not harvest.feeds:
-        raise FeedError("no feeds configured: set `feeds` in [daemons] [[harvester]] [[[options]]], "
-                        "e.g. feeds = opds:https://publisher.example/catalog.xml, onix:/srv/onix/titles.xml")
     with locks.exclusive(harvest.lock_path):  # the scheduler, requests and other worker processes
-        titles, errors = collect(harvest)
-        if errors and len(errors) == len(harvest.feeds):
-            raise FeedError("no feed could be harvested:\n" + "\n".join(errors))
-        new = harvest.sent.unsent(titles)
+        titles, new = _read_new(harvest)
         publications = Publications([title.publication for title in new])
         if new and deliver is not None:
             deliver(publications)
         harvest.sent.mark_sent(new)
     harvest.log.info("harvest: %d titles read, %d new", len(titles), len(new))
     return publications
+
+
+def preview(harvest: Harvest) -> Publications:
+    """What a harvest would send now, sending and remembering nothing (a dry run)."""
+    with locks.exclusive(harvest.lock_path):
+        titles, new = _read_new(harvest)
+    harvest.log.info("harvest preview: %d titles read, %d new (nothing sent or remembered)", len(titles), len(new))
+    return Publications([title.publication for title in new])
+
+
+def _read_new(harvest: Harvest) -> tuple[list[HarvestedTitle], list[HarvestedTitle]]:
+    """Every title read and those not sent before; the caller holds the harvest lock."""
+    if not harvest.feeds:
+        raise FeedError("no feeds configured: set `feeds` in [daemons] [[harvester]] [[[options]]], "
+                        "e.g. feeds = opds:https://publisher.example/catalog.xml, onix:/srv/onix/titles.xml")
+    titles, errors = collect(harvest)
+    if errors and len(errors) == len(harvest.feeds):
+        raise FeedError("no feed could be harvested:\n" + "\n".join(errors))
+    return titles, harvest.sent.unsent(titles)

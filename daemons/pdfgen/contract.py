@@ -1,8 +1,9 @@
 """The licence contract between the library and a publisher (GenerateContract), rendered from reST.
 
-The text is a `string.Template` in reST with the placeholders $firma, $pravni_forma, $sidlo, $ic, $dic and
-$zastoupen. A deployment can put its own legal text in a file and name it in the `contract_template`
-option; the values are escaped so that nothing a publisher types can change the document's structure.
+The text is a `string.Template` in reST with the placeholders $firma, $pravni_forma, $sidlo, $ic, $dic,
+$zastoupen and $jednajici (the person acting for the publisher, sent only by some clients). A deployment
+can put its own legal text in a file and name it in the `contract_template` option; the values are
+escaped so that nothing a publisher types can change the document's structure.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from daemons.pdfgen.fonts import FontSet
 from daemons.pdfgen.render import render_rst
 
-FIELDS = ("firma", "pravni_forma", "sidlo", "ic", "dic", "zastoupen")
+FIELDS = ("firma", "pravni_forma", "sidlo", "ic", "dic", "zastoupen", "jednajici")
 FOOTER = "Licenční smlouva – ###Title### – strana ###Page### z ###Total###"
 EMPTY = "—"
 
@@ -47,6 +48,7 @@ a
 :IČ: $ic
 :DIČ: $dic
 :Zastoupen(a): $zastoupen
+:Jednající: $jednajici
 
 (dále jen „nakladatel“)
 

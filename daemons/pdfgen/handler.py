@@ -16,13 +16,22 @@ from daemons.rpc.handler import HandlerContext
 
 # The renderers (reportlab, docutils) are imported on the first request: an idle daemon stays small.
 
-GenerateContract = namedtuple("GenerateContract", "firma pravni_forma sidlo ic dic zastoupen")
+# `jednajici` (who acts for the publisher) came with an earlier upstream shape; six-field requests leave it out.
+GenerateContract = namedtuple("GenerateContract", "firma pravni_forma sidlo ic dic zastoupen jednajici",
+                              defaults=(None,))
 RST2PDF = namedtuple("RST2PDF", "rst_content style header footer")
 PDF = namedtuple("PDF", "b64_content")
 
 
 class GenerateReview(NamedTuple):
-    """The review form carries aleph's EPublication fields; any a client leaves out count as not filled in."""
+    """The review form, in either of the two shapes clients send: one structure whose fields are the union.
+
+    The first 21 fields are aleph's EPublication; the last 20 are the fields of the last upstream
+    release's 27-field review form that EPublication lacks (the other seven, nazev, podnazev, cena,
+    format, url, internal_url and anotace, are shared). A client sends either set; whatever it leaves out
+    counts as not filled in. The review prints the upstream form when any of its own fields is present
+    (daemons/pdfgen/review.py).
+    """
 
     ISBN: Any = None
     invalid_ISBN: Any = None
@@ -45,6 +54,28 @@ class GenerateReview(NamedTuple):
     originaly: Any = None
     internal_url: Any = None
     anotace: Any = None
+    # the upstream review form's own fields
+    cast: Any = None
+    nazev_casti: Any = None
+    isbn: Any = None
+    isbn_souboru_publikaci: Any = None
+    generated_isbn: Any = None
+    author1: Any = None
+    author2: Any = None
+    author3: Any = None
+    poradi_vydani: Any = None
+    misto_vydani: Any = None
+    rok_vydani: Any = None
+    nakladatel_vydavatel: Any = None
+    vydano_v_koedici_s: Any = None
+    libraries_accessing: Any = None
+    libraries_that_can_access: Any = None
+    is_public: Any = None
+    offer_to_riv: Any = None
+    category_for_riv: Any = None
+    zpracovatel_zaznamu: Any = None
+    filename: Any = None
+
 
 # What this daemon decodes from the wire and answers with.
 STRUCTURES = (

@@ -21,8 +21,10 @@ from daemons.pdfgen.fonts import FontSet
 from daemons.pdfgen.page import Furniture, build_pdf
 from daemons.pdfgen.style import default_stylesheet
 
-# The EPublication fields, in the order the form shows them, with their Czech labels.
-LABELS = {
+# The two shapes a GenerateReview arrives in (daemons/pdfgen/handler.py has one structure with the union of
+# their fields). Each maps the fields of its table, in the order the form shows them, to Czech labels;
+# `anotace` is printed below the table in both.
+EPUBLICATION_LABELS = {
     "nazev": "Název", "podnazev": "Podnázev", "castDil": "Část, díl", "nazevCasti": "Název části",
     "autori": "Autoři", "ISBN": "ISBN", "invalid_ISBN": "Neplatné ISBN", "ISBNSouboruPublikaci": "ISBN souboru",
     "nakladatelVydavatel": "Nakladatel / vydavatel", "mistoVydani": "Místo vydání", "datumVydani": "Datum vydání",
@@ -30,12 +32,46 @@ LABELS = {
     "zpracovatelZaznamu": "Zpracovatel záznamu", "id_number": "Identifikační číslo", "url": "URL",
     "originaly": "Originály", "internal_url": "Interní URL",
 }
-FIELDS = (*LABELS, "anotace")
-NOT_CHOSEN = "nezvoleno"
+# The review form of the last upstream release (27 fields with anotace).
+UPSTREAM_LABELS = {
+    "nazev": "Název ePublikace", "podnazev": "Podnázev", "cast": "Část (svazek, díl)",
+    "nazev_casti": "Název části, dílu", "isbn": "ISBN", "isbn_souboru_publikaci": "ISBN souboru publikací",
+    "generated_isbn": "Přidělit ISBN agenturou", "author1": "Autor", "author2": "Autor 2", "author3": "Autor 3",
+    "poradi_vydani": "Pořadí vydání, verze", "misto_vydani": "Místo vydání", "rok_vydani": "Rok vydání",
+    "nakladatel_vydavatel": "Nakladatel / vydavatel", "vydano_v_koedici_s": "Vydáno v koedici s",
+    "cena": "Cena v Kč", "libraries_accessing": "Oprávnění knihovnám",
+    "libraries_that_can_access": "Knihovny s přístupem k ePublikaci", "is_public": "ePublikace je veřejná",
+    "url": "URL", "offer_to_riv": "Zpřístupnit pro RIV", "category_for_riv": "Kategorie pro RIV",
+    "zpracovatel_zaznamu": "Zpracovatel záznamu", "format": "Formát souboru", "filename": "Soubor",
+    "internal_url": "Interní URL",
+}
+ANNOTATION = "anotace"
+EPUBLICATION_FIELDS = (*EPUBLICATION_LABELS, ANNOTATION)
+UPSTREAM_FIELDS = (*UPSTREAM_LABELS, ANNOTATION)
+UPSTREAM_ONLY = tuple(name for name in UPSTREAM_FIELDS if name not in EPUBLICATION_FIELDS)
+FIELDS = (*EPUBLICATION_FIELDS, *UPSTREAM_ONLY)
+NOT_CHOSEN = "Nezvoleno"
 QR_SIZE = 3.6 * cm
 TITLE = "Přehled odeslaného formuláře"
-NOTE = ("Přehled je obrazem dat odeslaných na server E-deposit. Hodnota „nezvoleno“ znamená, že pole nebylo "
+NOTE = ("Přehled je obrazem dat odeslaných na server E-deposit. Hodnota „Nezvoleno“ znamená, že pole nebylo "
         "vyplněno; zobrazena jsou data tak, jak je server přijal, nikoli nutně popisky formuláře.")
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or value == []
+
+
+def table_rows(values: Mapping[str, Any]) -> dict[str, str]:
+    """The fields the review's table shows, with their labels.
+
+    The upstream form's table when any of its own fields is present (not null), else the EPublication
+    table; in the upstream table, EPublication fields that carry a value follow, so nothing sent is lost.
+    """
+    if all(values.get(name) is None for name in UPSTREAM_ONLY):
+        return EPUBLICATION_LABELS
+    extra = {name: label for name, label in EPUBLICATION_LABELS.items()
+             if name not in UPSTREAM_LABELS and not is_blank(values.get(name))}
+    return {**UPSTREAM_LABELS, **extra}
 
 
 class ReviewError(ValueError):
@@ -55,7 +91,7 @@ def format_author(author: Any) -> str:
 
 def format_value(name: str, value: Any) -> list[str]:
     """The lines shown for one field."""
-    if value is None or value == "" or value == []:
+    if is_blank(value):
         return [NOT_CHOSEN]
     if isinstance(value, bool):
         return ["Ano" if value else "Ne"]
@@ -98,7 +134,7 @@ def review_flowables(values: Mapping[str, Any], fonts: FontSet, sent: datetime) 
     top = Table(header, colWidths=[width - QR_SIZE - 6, QR_SIZE + 6])
     top.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
     rows = []
-    for name, label in LABELS.items():
+    for name, label in table_rows(values).items():
         lines = format_value(name, values.get(name))
         text = "<br/>".join(escape(line) for line in lines)
         if lines == [NOT_CHOSEN]:

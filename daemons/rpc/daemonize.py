@@ -2,11 +2,16 @@
 
 Each daemon gets its own pidfile, so two daemons never fight over one. Without `-f` the process
 detaches with python-daemon's DaemonContext and logs to a file; with `-f` it stays in the foreground.
+
+One owner per daemon: a script holds an exclusive `flock` on `<name>.owner` beside its pidfile for as
+long as it runs, and each worker the master spawns holds a shared one (`claim`), so a script and the
+master never run the same daemon at once, whoever comes second; the loser is told who runs it.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import signal
 import sys
@@ -21,6 +26,35 @@ from daemon.pidfile import TimeoutPIDLockFile
 from daemons.common.processes import pid_alive, read_pidfile
 
 STOP_TIMEOUT = 60.0
+ACTIONS = ("start", "stop", "restart")
+
+# Says who else runs the daemon right now (e.g. "run by the master (pid 12): stop it with ..."), or None.
+Conflict = Callable[[], "str | None"]
+
+
+class OwnedElsewhere(RuntimeError):
+    """Another process runs this daemon: the text says who and how to stop it."""
+
+
+def owner_path(pidfile: Path) -> Path:
+    """The lock file of a daemon's owner: `<name>.owner` beside its pidfile."""
+    return pidfile.with_suffix(".owner")
+
+
+def claim(path: Path, exclusive: bool) -> int:
+    """Take the owner lock without waiting; the returned descriptor holds it until closed (or exit).
+
+    Note: opened read-only, so a worker that runs as another user needs only read access to a lock
+    file that exists; the lock survives the fork into the background (the descriptor is preserved).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise OwnedElsewhere(f"another process holds {path}") from None
+    return fd
 
 
 def running_pid(pidfile: Path) -> int | None:
@@ -48,11 +82,31 @@ def stop(name: str, pidfile: Path, timeout: float = STOP_TIMEOUT) -> int:
     return 0
 
 
-def start(name: str, run: Callable[[], int], pidfile: Path, log_file: Path, foreground: bool) -> int:
+def _refuse(name: str, reason: str) -> int:
+    print(f"{name}: {reason}", file=sys.stderr)
+    return 1
+
+
+def start(name: str, run: Callable[[], int], pidfile: Path, log_file: Path, foreground: bool,
+          conflict: Conflict | None = None) -> int:
     pid = running_pid(pidfile)
     if pid is not None:
-        print(f"{name}: already running (pid {pid}, pidfile {pidfile})", file=sys.stderr)
-        return 1
+        return _refuse(name, f"already running (pid {pid}, pidfile {pidfile})")
+    reason = conflict() if conflict is not None else None
+    if reason:
+        return _refuse(name, reason)
+    try:
+        owner = claim(owner_path(pidfile), exclusive=True)
+    except OwnedElsewhere as exc:
+        return _refuse(name, (conflict() if conflict is not None else None) or f"being started elsewhere: {exc}")
+    try:
+        return _start_owned(name, run, pidfile, log_file, foreground, owner)
+    finally:
+        os.close(owner)
+
+
+def _start_owned(name: str, run: Callable[[], int], pidfile: Path, log_file: Path, foreground: bool,
+                 owner: int) -> int:
     pidfile.parent.mkdir(parents=True, exist_ok=True)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     lock = TimeoutPIDLockFile(str(pidfile), acquire_timeout=0)
@@ -60,8 +114,7 @@ def start(name: str, run: Callable[[], int], pidfile: Path, log_file: Path, fore
         try:
             lock.acquire()
         except lockfile.AlreadyLocked:
-            print(f"{name}: already running (pidfile {pidfile} is locked)", file=sys.stderr)
-            return 1
+            return _refuse(name, f"already running (pidfile {pidfile} is locked)")
         try:
             return run()
         finally:
@@ -70,22 +123,33 @@ def start(name: str, run: Callable[[], int], pidfile: Path, log_file: Path, fore
     sys.stdout.flush()
     with open(log_file, "ab", buffering=0) as log:
         context = daemon.DaemonContext(pidfile=lock, stdout=log, stderr=log, umask=0o022,
-                                       working_directory="/")
+                                       working_directory="/", files_preserve=[owner])
         try:
             with context:
                 return run()
         except lockfile.AlreadyLocked:
-            print(f"{name}: already running (pidfile {pidfile} is locked)", file=sys.stderr)
-            return 1
+            return _refuse(name, f"already running (pidfile {pidfile} is locked)")
 
 
-def main(name: str, run: Callable[[], int], pidfile: Path, log_file: Path, argv: Sequence[str] | None = None) -> int:
+def build_parser(name: str, action_required: bool = True) -> argparse.ArgumentParser:
+    """`start|stop|restart [-f]`; a script with options of its own adds them to this parser."""
     parser = argparse.ArgumentParser(prog=Path(sys.argv[0]).name, description=f"Start or stop the {name} daemon.")
-    parser.add_argument("action", choices=("start", "stop", "restart"))
+    parser.add_argument("action", choices=ACTIONS, nargs=None if action_required else "?",
+                        help="start, stop or restart the daemon")
     parser.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground")
-    args = parser.parse_args(argv)
-    if args.action in ("stop", "restart"):
+    return parser
+
+
+def act(name: str, action: str, run: Callable[[], int], pidfile: Path, log_file: Path, foreground: bool,
+        conflict: Conflict | None = None) -> int:
+    if action in ("stop", "restart"):
         code = stop(name, pidfile)
-        if args.action == "stop" or code != 0:
+        if action == "stop" or code != 0:
             return code
-    return start(name, run, pidfile, log_file, args.foreground)
+    return start(name, run, pidfile, log_file, foreground, conflict)
+
+
+def main(name: str, run: Callable[[], int], pidfile: Path, log_file: Path, argv: Sequence[str] | None = None,
+         conflict: Conflict | None = None) -> int:
+    args = build_parser(name).parse_args(argv)
+    return act(name, args.action, run, pidfile, log_file, args.foreground, conflict)

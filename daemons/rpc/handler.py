@@ -14,11 +14,15 @@ A handler module defines:
   `edeposit-amqpd status` shows (the daemon still runs and answers with errors naming the problem);
   `shutdown()` after the worker stopped consuming, to end the handler's own threads.
 
+While `react` runs, `current_request()` tells which request it serves (its UUID header, properties and
+body), as the old `react_fn(message, UUID)` form did.
+
 A handler is plain functions: unit-test it by calling `react(message, sent.append)`.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,8 +48,39 @@ class HandlerModule(Protocol):
     def shutdown(self) -> None: ...
 
 
-def _not_connected(value: Any, routing_key: str | None = None) -> None:
+def _not_connected(value: Any, routing_key: str | None = None, exchange: str | None = None, uuid: Any = "") -> None:
     raise RuntimeError("publish() works only inside a running worker")
+
+
+@dataclass(frozen=True)
+class Request:
+    """The request a handler is serving: what `current_request()` returns while `react` runs."""
+
+    uuid: Any  # the UUID header, echoed on every answer
+    method: Any  # pika's Basic.Deliver: routing_key, exchange, delivery_tag, redelivered
+    properties: Any  # pika.BasicProperties of the request
+    body: bytes
+    answer_key: str  # the routing key its answers go out with
+
+
+_CURRENT_REQUEST: contextvars.ContextVar[Request | None] = contextvars.ContextVar("edeposit_request", default=None)
+
+
+def current_request() -> Request | None:
+    """The request `react` is serving, or None outside a `react` call.
+
+    Note: a context variable, so threads the handler starts itself do not see it; pass it on.
+    """
+    return _CURRENT_REQUEST.get()
+
+
+def serving(request: Request | None) -> contextvars.Token[Request | None]:
+    """Set the request in hand (the worker, around each `react` call); undo with `done_serving(token)`."""
+    return _CURRENT_REQUEST.set(request)
+
+
+def done_serving(token: contextvars.Token[Request | None]) -> None:
+    _CURRENT_REQUEST.reset(token)
 
 
 @dataclass(frozen=True)
@@ -58,9 +93,11 @@ class HandlerContext:
     state_dir: Path
     shared: dict[str, Any] = field(default_factory=dict)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("edeposit.handler"))
-    # publish(value, routing_key=None): send a message of the handler's own accord (e.g. a scheduled
-    # harvest) to the daemon's exchange, on the output key by default; blocks until the broker confirmed
-    # it; raises daemons.rpc.session.SessionLost while the broker is away (try again later).
+    # publish(value, routing_key=None, exchange=None, uuid=""): send a message of the handler's own accord
+    # (e.g. a scheduled harvest) to the daemon's exchange, or to another `exchange` of its vhost, on the
+    # output key by default, with header UUID = `uuid`; blocks until the broker confirmed it; raises
+    # daemons.rpc.session.SessionLost while the broker is away (try again later) and
+    # daemons.rpc.worker.UnknownExchangeError for an exchange the vhost does not have.
     publish: Publish = _not_connected
 
 

@@ -42,10 +42,11 @@ class LatePublisher:
     def __init__(self) -> None:
         self.target: Callable[..., None] | None = None
 
-    def __call__(self, value: Any, routing_key: str | None = None) -> None:
+    def __call__(self, value: Any, routing_key: str | None = None, **more: Any) -> None:
+        """`more`: the worker's `exchange` and `uuid` keywords."""
         if self.target is None:
             raise SessionLost("the worker is not connected yet")
-        self.target(value, routing_key)
+        self.target(value, routing_key, **more)
 
 
 def record_health(settings: DaemonSettings, health: Callable[[], str | None], log: logging.Logger) -> None:

@@ -26,6 +26,7 @@ import pika.exceptions
 from daemons.rpc import answers, topology
 from daemons.rpc.backoff import Backoff
 from daemons.rpc.coalescing import CoalescingSelectConnection
+from daemons.rpc.handler import Request, done_serving, serving
 from daemons.rpc.loader import LoadedHandler
 from daemons.rpc.poison import PoisonTracker
 from daemons.rpc.session import RECOVERABLE, ConnectionKeeper, Session, SessionLost
@@ -65,6 +66,10 @@ class PoisonMessageError(RuntimeError):
     """The request killed its worker too often; it is answered with this error instead of run again."""
 
 
+class UnknownExchangeError(ValueError):
+    """`publish(..., exchange=...)` names an exchange the daemon's vhost does not have."""
+
+
 @dataclass(frozen=True)
 class Delivery:
     method: Any
@@ -88,6 +93,7 @@ class Worker:
         self._backoff = Backoff(cap=amqp.reconnect_max_delay)
         self._session: Session | None = None
         self._keeper: ConnectionKeeper | None = None
+        self._known_exchanges: set[str] = set()
 
     # -- life cycle ----------------------------------------------------------------------------
     def _change_state(self, new: WorkerState) -> None:
@@ -146,6 +152,7 @@ class Worker:
             connection.close()
         finally:
             self._session = self._keeper = None
+            self._known_exchanges.clear()
             self._inbox.clear()  # unacked: the broker redelivers them
             if keeper is not None:
                 keeper.close()
@@ -244,7 +251,11 @@ class Worker:
         started = time.monotonic()
         try:
             message = deserialize(job.body, self.handler.registry)
-            value = self.handler.react(message, send_back)
+            token = serving(Request(uuid, job.method, job.properties, job.body, reply["routing_key"]))
+            try:
+                value = self.handler.react(message, send_back)
+            finally:
+                done_serving(token)
             answer = self._checked_size(answers.success(value, uuid, **reply))
         except SessionLost:
             raise
@@ -261,10 +272,11 @@ class Worker:
             )
         return answer
 
-    def _publish_now(self, session: Session, answer: answers.Answer) -> None:
+    def _publish_now(self, session: Session, answer: answers.Answer, exchange: str | None = None) -> None:
         """Publish (blocking until the broker confirms); the caller holds the session lock."""
         channel = session.channel
-        channel.basic_publish(self.settings.exchange, answer.routing_key, answer.body, answer.properties)
+        target = self.settings.exchange if exchange is None else exchange
+        channel.basic_publish(target, answer.routing_key, answer.body, answer.properties)
         if answer.reply_to:
             channel.basic_publish("", answer.reply_to, answer.body, answer.properties)
 
@@ -277,13 +289,38 @@ class Worker:
 
         session.run(publish_and_ack)
 
-    def publish(self, value: Any, routing_key: str | None = None) -> None:
-        """Publish a message nobody asked for (UUID ""), e.g. a scheduled harvest; waits for the confirm.
+    def publish(self, value: Any, routing_key: str | None = None, exchange: str | None = None,
+                uuid: Any = "") -> None:
+        """Publish a message nobody asked for (UUID "" unless given), e.g. a scheduled harvest, to the daemon's
+        exchange or another `exchange` of its vhost; waits for the confirm.
 
-        Safe from any thread; raises SessionLost while the broker is away.
+        Safe from any thread; raises SessionLost while the broker is away, UnknownExchangeError for an
+        exchange the vhost does not have.
         """
         session = self._session
         if session is None:
             raise SessionLost("not connected to the broker")
-        answer = answers.success(value, "", routing_key or self.settings.output_key, None, None)
-        session.run(lambda: self._publish_now(session, answer))
+        answer = answers.success(value, uuid, routing_key or self.settings.output_key, None, None)
+        target = exchange if exchange not in (None, self.settings.exchange) else None
+
+        def publish_now() -> None:
+            if target:  # "" is the default exchange (routing key = queue name), which always exists
+                self._check_exchange(session, target)
+            self._publish_now(session, answer, target)
+
+        session.run(publish_now)
+
+    def _check_exchange(self, session: Session, exchange: str) -> None:
+        """Publishing to a missing exchange would close the worker's channel: ask on a channel of its own."""
+        if exchange in self._known_exchanges:
+            return
+        probe = session.connection.channel()
+        try:
+            probe.exchange_declare(exchange, passive=True)
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            hint = "declare it, or start the daemon that owns it once" if exc.reply_code == 404 else "check it"
+            raise UnknownExchangeError(
+                f"cannot publish to exchange {exchange!r} of vhost {self.settings.vhost!r}: {exc.reply_text}; {hint}"
+            ) from None
+        probe.close()
+        self._known_exchanges.add(exchange)

@@ -1,0 +1,1 @@
+"""The old edeposit namespace, kept so that code written for edeposit.amqp imports unchanged."""
