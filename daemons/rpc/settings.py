@@ -48,6 +48,10 @@ class AMQPSettings:
             client_properties={"connection_name": name},
         )
 
+    def node_parameters(self, vhost: str, name: str = "edeposit-amqpd") -> list[pika.ConnectionParameters]:
+        """Every broker node to try, in order; pika's connection workflow walks the list."""
+        return [self.parameters(vhost, name)]
+
 
 @dataclass(frozen=True)
 class DaemonSettings:
