@@ -115,7 +115,7 @@ def _worker(config: Config, name: str, log_level: str) -> int:
     from orchestrator.ownership import claim_for_worker
 
     settings = config.daemon(name)
-    setup_logging(log_level.upper())
+    setup_logging(log_level.upper(), config.orchestrator.log_format, name)
     try:
         owner = claim_for_worker(config, name)  # held until this process exits
     except OwnedElsewhere as exc:

@@ -7,21 +7,20 @@ import gc
 import logging
 import os
 import signal
-import sys
 from collections.abc import Callable
 from typing import Any
 
+from daemons.rpc import logs, metrics
 from daemons.rpc.loader import import_service, load_handler
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from daemons.rpc.worker import SessionLost, Worker
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
 EXIT_WITH_PARENT_ENV = "EDEPOSIT_AMQPD_EXIT_WITH_PARENT"
 
 
-def setup_logging(level: str | int = "INFO") -> None:
-    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr, force=True)
-    logging.getLogger("pika").setLevel(logging.WARNING)
+def setup_logging(level: str | int = "INFO", log_format: str = "text", daemon: str | None = None) -> None:
+    """Text or JSON lines on stderr, each naming the request in hand (daemons/rpc/logs.py)."""
+    logs.setup(level, log_format, daemon)
 
 
 def exit_with_parent() -> None:
@@ -67,6 +66,7 @@ def run(settings: DaemonSettings, amqp: AMQPSettings) -> int:
     if os.environ.get(EXIT_WITH_PARENT_ENV) == "1":
         exit_with_parent()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    metrics.setup(settings.name)
     if not settings.is_rpc:
         # A publisher such as ftp_monitor: its callable takes the settings and runs until stopped.
         service = import_service(settings)
