@@ -9,27 +9,18 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from daemons.testing import publish, read_messages, wait_for, write_config
-from tests.test_master_lifecycle import ROOT, Master
+from daemons.testing import publish, read_messages, wait_for
+from tests.test_master_lifecycle import Master
 
 pytestmark = pytest.mark.slow
 REQUEST_KEY = "request"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -57,22 +48,6 @@ def rabbitmqctl_depth(vhost: str, queue: str) -> int:
                           capture_output=True, text=True, timeout=60, check=True)
     rows = dict(line.split() for line in done.stdout.splitlines() if line.strip())
     return int(rows[queue])
-
-
-@pytest.fixture
-def probe_master(vhost: str, state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                 capfd: pytest.CaptureFixture[str]) -> Iterator[tuple[Master, int]]:
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    port = free_port()
-    daemon = {"handler": "tests.handlers.metrics_probe:react", "exchange": "probe", "input_queue": "probe_in",
-              "output_queue": "probe_out", "max_message_bytes": 300}
-    extra = f"startsecs = 1\nlog_format = json\nmetrics_listen = 127.0.0.1:{port}\nmetrics_queue_interval = 1"
-    config = write_config(tmp_path / "amqpd.ini", vhost, state_dir, {"probe": daemon}, extra=extra)
-    master = Master(config, capfd)
-    try:
-        yield master, port
-    finally:
-        master.cleanup()
 
 
 def test_scrape_counts_every_outcome_exactly_and_survives_a_kill_9(probe_master: tuple[Master, int],
