@@ -84,7 +84,7 @@ def _program(config: Config, files: MasterFiles, settings: DaemonSettings) -> st
     log = files.log_dir / (f"{settings.name}-" if many else settings.name)
     environment = {"PYTHONUNBUFFERED": "1", EXIT_WITH_PARENT_ENV: "1", SETTINGS_ENV: fingerprint(config, settings)}
     if orch.metrics_address is not None:
-        environment[MULTIPROC_ENV] = str(orch.metrics_dir)
+        environment[MULTIPROC_ENV] = _escape(orch.metrics_dir)
     return _section(f"program:{settings.name}", {
         "command": _command(worker_command(config, settings.name)),
         "process_name": "%(program_name)s_%(process_num)02d" if many else "%(program_name)s",
