@@ -62,8 +62,9 @@ def test_scrape_counts_every_outcome_exactly_and_survives_a_kill_9(probe_master:
         for name in names:
             text = name if kind != "big" else "x" * 400
             publish(vhost, "probe", REQUEST_KEY, body(text), headers={"UUID": name})
-    answers = read_messages(vhost, "probe_out", 11 + 2)  # 11 final answers and 2 progress messages
-    assert len(answers) == 13
+    publish(vhost, "probe", REQUEST_KEY, body("no uuid"))
+    answers = read_messages(vhost, "probe_out", 12 + 2)  # 12 final answers and 2 progress messages
+    assert len(answers) == 14
 
     samples = scrape(port)
     requests = "edeposit_requests_total"
@@ -71,8 +72,8 @@ def test_scrape_counts_every_outcome_exactly_and_survives_a_kill_9(probe_master:
     assert value(samples, requests, **me, outcome="error", exception="ValueError") == 3
     assert value(samples, requests, **me, outcome="too_large", exception="") == 2
     assert value(samples, requests, **me, outcome="poison", exception="") == 0
-    assert value(samples, requests, **me, outcome="no_uuid", exception="") == 0
-    assert value(samples, "edeposit_answers_published_total", **me) == 11
+    assert value(samples, requests, **me, outcome="no_uuid", exception="") == 1
+    assert value(samples, "edeposit_answers_published_total", **me) == 12
     assert value(samples, "edeposit_progress_messages_total", **me) == 2
     assert value(samples, "edeposit_handler_duration_seconds_count", **me) == 9  # oversized ones never ran
     assert value(samples, "edeposit_handler_duration_seconds_bucket", **me, le="+Inf") == 9
@@ -90,7 +91,7 @@ def test_scrape_counts_every_outcome_exactly_and_survives_a_kill_9(probe_master:
     wait_for(lambda: value(scrape(port), "edeposit_daemon_restarts_total", daemon="probe") == 1, what="restart")
     samples = scrape(port)
     assert value(samples, requests, **me, outcome="ok", exception="") == 6
-    assert value(samples, "edeposit_answers_published_total", **me) == 11
+    assert value(samples, "edeposit_answers_published_total", **me) == 12
     publish(vhost, "probe", REQUEST_KEY, body("after"), headers={"UUID": "after-kill"})
     read_messages(vhost, "probe_out", 1)
     samples = scrape(port)
