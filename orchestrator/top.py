@@ -184,7 +184,7 @@ def render(config: Config, rows: list[Row], master_pid: int | None, broker_error
     """One frame: a title line, the table, then the last error of each daemon that has one."""
     master = f"master pid {master_pid}" if master_pid else "master NOT RUNNING"
     title = Text(f"edeposit-amqpd top  {master}  {time.strftime('%H:%M:%S')}  (q quits)"[:WIDTH - 1], style="bold")
-    table = Table(box=None, pad_edge=False, padding=(0, 1), show_edge=False, header_style="bold")
+    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), show_edge=False, header_style="bold")
     for name, width, justify in (("NAME", 17, "left"), ("STATE", 8, "left"), ("PID", 7, "right"),
                                  ("UP", 6, "right"), ("REQ/S", 5, "right"), ("ERR/S", 5, "right"),
                                  ("P50", 6, "right"), ("P99", 6, "right"), ("QUEUE", 5, "right"),

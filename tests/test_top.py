@@ -67,6 +67,7 @@ def test_top_shows_every_daemon_live_in_80x24_and_q_quits(probe_master: tuple[Ma
         screen = tmux("capture-pane", "-p", "-t", terminal).splitlines()
         assert len(screen) <= 24 and max(len(line) for line in screen) <= 80
         assert screen[0].startswith("edeposit-amqpd top")
+        assert screen[1].split() == ["NAME", "STATE", "PID", "UP", "REQ/S", "ERR/S", "P50", "P99", "QUEUE", "CONS"]
         assert any(line.startswith("probe: ValueError in a request") for line in screen)
     finally:
         stop.set()
