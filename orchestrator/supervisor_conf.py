@@ -113,7 +113,7 @@ def _exporter(config: Config, files: MasterFiles) -> str:
         "autostart": "true",
         "autorestart": "true",
         "startsecs": 1,
-        "startretries": 10,
+        "startretries": 3,
         "priority": 2,
         "stopsignal": "TERM",
         "stopasgroup": "true",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import urllib.request
 import uuid
@@ -17,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from daemons.testing import publish, read_messages, wait_for
-from tests.test_master_lifecycle import Master
+from tests.test_master_lifecycle import Master, echo_daemon, make_master  # noqa: F401
 
 pytestmark = pytest.mark.slow
 REQUEST_KEY = "request"
@@ -121,3 +122,20 @@ def test_scrape_counts_every_outcome_exactly_and_survives_a_kill_9(probe_master:
     assert any("ValueError" in message for message in messages)
     assert all(line["daemon"] == "probe" for line in own)
     assert not [line for line in lines if failed in line["message"] and line.get("UUID") != failed]
+
+
+def test_a_port_in_use_leaves_the_daemons_running_and_status_says_why(request: pytest.FixtureRequest) -> None:
+    make = request.getfixturevalue("make_master")  # the master tests' fixture, imported above
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        master = make({"one": echo_daemon(1)}, extra=f"startsecs = 1\nmetrics_listen = 127.0.0.1:{port}")
+        assert master.run("start-all")[0] == 0
+
+        def said() -> str | None:
+            code, out, _ = master.run("status")
+            return out if code == 0 and f"metrics: the endpoint (127.0.0.1:{port}) is FATAL" in out else None
+
+        wait_for(said, timeout=60, what="the exporter to give up")
+        assert f"cannot listen on 127.0.0.1:{port}" in (master.files.log_dir / "metrics.log").read_text()
