@@ -27,6 +27,7 @@ class MonitorMetrics:
                               names).labels(**me)
         self.last_record = Gauge("edeposit_ftp_monitor_last_record_timestamp_seconds",
                                  "Unix time the last record was read", names, multiprocess_mode="max").labels(**me)
+        self.seen = 0
 
 
 _sink: MonitorMetrics | None = None
@@ -38,9 +39,11 @@ def setup(daemon: str) -> None:
         _sink = MonitorMetrics(daemon)
 
 
-def record_read() -> None:
-    if _sink is not None:
-        _sink.records.inc()
+def records_read(total: int) -> None:
+    """Once per batch, with the monitor's running total: one counter update, not one per record."""
+    if _sink is not None and total > _sink.seen:
+        _sink.records.inc(total - _sink.seen)
+        _sink.seen = total
         _sink.last_record.set(time.time())
 
 

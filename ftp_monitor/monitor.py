@@ -126,7 +126,6 @@ class Monitor:
                     self._malformed(line, str(exc), piece)
                     continue
                 self.counts["records"] += 1
-                metrics.record_read()
                 try:
                     outgoing += self.handler.handle(record, message_id(line, index, piece))
                 except Exception:  # one record's trouble (e.g. an unreadable home) must not stop the log
@@ -145,6 +144,7 @@ class Monitor:
 
     def _prepare(self, lines: list[Line]) -> _Batch:
         outgoing = self._messages(lines)
+        metrics.records_read(self.counts["records"])
         return _Batch(lines, outgoing, dict(self.handler.pending_renames))
 
     def _send(self, batch: _Batch) -> _Batch:
