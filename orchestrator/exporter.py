@@ -91,8 +91,15 @@ class FleetCollector:
         self.metrics_dir = config.orchestrator.metrics_dir
         self.queues = queues or QueueCache(config, config.orchestrator.metrics_queue_interval)
         self._workers = MultiProcessCollector(None, str(self.metrics_dir))
+        # One scrape at a time: a dead worker's files removed by one must not vanish under another's reading.
+        self._lock = threading.Lock()
 
     def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            families = list(self._collect())
+        yield from families
+
+    def _collect(self) -> Iterator[Metric]:
         now = time.time()
         self.metrics_dir.mkdir(parents=True, exist_ok=True)
         forget_dead_processes(self.metrics_dir)

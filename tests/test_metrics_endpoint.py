@@ -13,6 +13,7 @@ import socket
 import subprocess
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -90,6 +91,8 @@ def test_scrape_counts_every_outcome_exactly_and_survives_a_kill_9(probe_master:
     wait_for(lambda: master.status("probe")[1]["probe"]["pid"] not in (None, old_pid)
              and master.status("probe")[1]["probe"]["state"] == "RUNNING", timeout=30, what="a new worker")
     wait_for(lambda: value(scrape(port), "edeposit_daemon_restarts_total", daemon="probe") == 1, what="restart")
+    with ThreadPoolExecutor(8) as pool:  # scrapes at once, while the dead worker's files are cleaned up
+        assert all(len(result) > 50 for result in pool.map(lambda _: scrape(port), range(24)))
     samples = scrape(port)
     assert value(samples, requests, **me, outcome="ok", exception="") == 6
     assert value(samples, "edeposit_answers_published_total", **me) == 12
