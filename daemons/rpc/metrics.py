@@ -85,6 +85,10 @@ def setup(daemon: str) -> None:
     """Start counting when the master asked for metrics (the worker calls it once, before serving)."""
     global _sink
     if enabled():
+        from prometheus_client.multiprocess import mark_process_dead
+
+        # A dead worker that had our pid may have left live gauges (a message in hand): they are not ours.
+        mark_process_dead(os.getpid())
         _sink = WorkerMetrics(daemon, process_label(daemon))
 
 
