@@ -66,12 +66,12 @@ def run(settings: DaemonSettings, amqp: AMQPSettings) -> int:
     if os.environ.get(EXIT_WITH_PARENT_ENV) == "1":
         exit_with_parent()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    metrics.setup(settings.name)
     if not settings.is_rpc:
         # A publisher such as ftp_monitor: its callable takes the settings and runs until stopped.
         service = import_service(settings)
         log.info("starting %s (%s)", settings.name, settings.handler)
         return int(service(settings, amqp) or 0)
+    metrics.setup(settings.name)
     publisher = LatePublisher()
     handler = load_handler(settings, log, publish=publisher)
     record_health(settings, handler.hooks.health, log)
