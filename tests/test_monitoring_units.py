@@ -114,3 +114,15 @@ def test_text_lines_name_the_uuid_only_while_a_request_is_in_hand() -> None:
     logger.info("idle")
     working, idle = stream.getvalue().splitlines()
     assert working.endswith("]: UUID=u-3 working") and idle.endswith("]: idle")
+
+
+def test_a_new_log_format_changes_every_daemon_so_reload_restarts_them(tmp_path: Path) -> None:
+    from orchestrator.supervisor_conf import fingerprint
+
+    ini = tmp_path / "a.ini"
+    ini.write_text("")
+    before = load(ini)
+    ini.write_text("[orchestrator]\nlog_format = json\n")
+    after = load(ini)
+    assert all(fingerprint(before, before.daemon(name)) != fingerprint(after, after.daemon(name))
+               for name in ("aleph", "calibre"))
