@@ -63,6 +63,8 @@ def read_counts(metrics_dir: Any) -> dict[str, Counts]:
                     counts.errors += sample.value
                     name = sample.labels.get("exception") or sample.labels.get("outcome", "")
                     counts.errors_by_exception[name] = counts.errors_by_exception.get(name, 0.0) + sample.value
+            elif sample.name == "edeposit_ftp_monitor_records_read_total":
+                counts.requests += sample.value  # ftp_monitor's REQ/S: log records read
             elif sample.name == "edeposit_handler_duration_seconds_bucket":
                 bound = float(sample.labels["le"])
                 counts.buckets[bound] = counts.buckets.get(bound, 0.0) + sample.value
