@@ -126,3 +126,22 @@ def test_a_new_log_format_changes_every_daemon_so_reload_restarts_them(tmp_path:
     after = load(ini)
     assert all(fingerprint(before, before.daemon(name)) != fingerprint(after, after.daemon(name))
                for name in ("aleph", "calibre"))
+
+
+def test_a_frame_of_twelve_daemons_with_long_errors_fits_80_by_24(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from daemons.rpc.builtin import BUILTIN_DAEMONS
+    from orchestrator.top import Row, render
+
+    ini = tmp_path / "a.ini"
+    ini.write_text("")
+    rows = [Row(DaemonStatus(name, "BACKOFF", True, pids=[123456, 123457], uptime=90000.0, queue_depth=123456,
+                             consumers=12), rate=1234.5, error_rate=0.5, p50=0.0004, p99=12.5,
+                last_error="x" * 200) for name in BUILTIN_DAEMONS]
+    console = Console(width=80, file=io.StringIO(), force_terminal=False)
+    console.print(render(load(ini), rows, 4242, "no broker answers at 127.0.0.1:5672 " * 3))
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert len(lines) <= 24 and max(map(len, lines)) <= 80
+    assert len(BUILTIN_DAEMONS) == 12 and sum(line.split()[0] in BUILTIN_DAEMONS for line in lines[2:14]) == 12
+    assert lines[1].split() == ["NAME", "STATE", "PID", "UP", "REQ/S", "ERR/S", "P50", "P99", "QUEUE", "CONS"]
