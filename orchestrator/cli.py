@@ -160,7 +160,7 @@ def _schema(config: Config, name: str) -> int:
         return EXIT_FAILED
     except Exception as exc:
         logging.getLogger("edeposit").debug("schema failed", exc_info=True)
-        print(f"error: cannot reach the broker at {config.amqp.host}:{config.amqp.port}: {type(exc).__name__} {exc}",
+        print(f"error: cannot reach the broker at {config.amqp.where}: {type(exc).__name__} {exc}",
               file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK

@@ -12,7 +12,7 @@ from configobj import ConfigObj, ConfigObjError, flatten_errors, get_extra_value
 from validate import Validator
 
 from daemons.rpc.builtin import BUILTIN_DAEMONS
-from daemons.rpc.settings import AMQPSettings, DaemonSettings
+from daemons.rpc.settings import AMQPSettings, DaemonSettings, parse_nodes
 from orchestrator import legacy_json
 from orchestrator.paths import CONFIG_ENV, SYSTEM_CONFIG, default_state_dir, packaged
 
@@ -140,6 +140,9 @@ def _build(obj: ConfigObj, source: str, warnings: list[str]) -> Config:
     amqp_section = _set(obj["amqp"])
     management_url = amqp_section.pop("management_url", None)
     amqp_section.pop("password_file", None)
+    queue_type = amqp_section.pop("queue_type", None)
+    if "host" in amqp_section:
+        amqp_section["host"] = _hosts(amqp_section["host"], amqp_section.get("port", AMQPSettings.port), source)
     amqp = AMQPSettings(**{**amqp_section, "password": _password(obj["amqp"], source)})
     orch = _set(obj["orchestrator"])
     state_dir = Path(orch.pop("state_dir", None) or default_state_dir()).expanduser()
@@ -147,7 +150,7 @@ def _build(obj: ConfigObj, source: str, warnings: list[str]) -> Config:
     orchestrator = OrchestratorSettings(state_dir=state_dir, log_dir=log_dir, **orch)
     ftp = dict(obj["ftp"])
     daemons = {
-        name: _daemon(name, section, state_dir, ftp, source)
+        name: _daemon(name, section, state_dir, ftp, source, queue_type)
         for name, section in obj["daemons"].items()
     }
     return Config(
@@ -167,6 +170,16 @@ def _set(section: Any) -> dict[str, Any]:
     return {key: value for key, value in section.items() if value is not None and not isinstance(value, dict)}
 
 
+def _hosts(values: list[str], port: int, source: str) -> str:
+    """The node list as one string (AMQPSettings.host), checked here so a bad node is a config error."""
+    text = ", ".join(str(value).strip() for value in values)
+    try:
+        parse_nodes(text, port)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: [amqp] host = {text!r}: {exc}") from None
+    return text
+
+
 def _password(section: Any, source: str) -> str:
     path = section.get("password_file")
     if not path:
@@ -184,8 +197,11 @@ def _password(section: Any, source: str) -> str:
         raise ConfigError(f"{source}: [amqp] password_file = {path!r}: cannot read it: {exc.strerror}") from exc
 
 
-def _daemon(name: str, section: Any, state_dir: Path, ftp: dict[str, Any], source: str) -> DaemonSettings:
+def _daemon(name: str, section: Any, state_dir: Path, ftp: dict[str, Any], source: str,
+            queue_type: str | None = None) -> DaemonSettings:
     values = _set(section)
+    if queue_type and "queue_type" not in values:
+        values["queue_type"] = queue_type  # [amqp] queue_type is every daemon's default
     options = dict(section.get("options", {}))
     if name == "ftp_monitor":
         # Its two documented keys sit in the daemon's section; its handler validates them as options.

@@ -30,7 +30,7 @@ def create(config: Config, daemons: Iterable[DaemonSettings], out: Callable[[str
 
 
 def declare_and_report(config: Config, settings: DaemonSettings, out: Callable[[str], None] = print) -> None:
-    connection = pika.BlockingConnection(config.amqp.parameters(settings.vhost, name="edeposit-amqpd schema"))
+    connection = pika.BlockingConnection(config.amqp.node_parameters(settings.vhost, name="edeposit-amqpd schema"))
     try:
         topology.declare(connection.channel(), settings)
     finally:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from daemons.rpc.nodes import connected_node
 from daemons.rpc.settings import DaemonSettings
 from orchestrator.broker_checks import BrokerUnreachable, queue_states
 from orchestrator.config import Config
@@ -36,6 +37,7 @@ class DaemonStatus:
     queue_depth: int | None = None
     consumers: int | None = None
     note: str | None = None
+    nodes: list[str] = field(default_factory=list)  # the broker node each running worker is connected to
 
 
 @dataclass
@@ -79,6 +81,7 @@ def _daemon_status(settings: DaemonSettings, infos: list[dict[str, Any]] | None,
     running = [info for info in infos if info["statename"] == "RUNNING"]
     row.pids = [info["pid"] for info in running]
     row.pid = row.pids[0] if row.pids else None
+    row.nodes = [connected_node(settings.state_dir, settings.name, pid) or "-" for pid in row.pids]
     if running:
         row.uptime = round(now - max(info["start"] for info in running), 1)
     crash_loop = store.crash_loop(settings.name)
@@ -147,10 +150,11 @@ def render_table(config: Config, report: Report) -> str:
         lines.append(f"master: running (pid {report.master_pid})")
     if report.broker_error:
         lines.append(f"broker: {report.broker_error}")
-    header = ("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "QUEUE", "CONSUMERS")
+    header = ("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "QUEUE", "CONSUMERS", "NODE")
     table = [header] + [
         (d.name if d.enabled else f"{d.name} (disabled)", d.state, ",".join(map(str, d.pids)) or "-",
-         _duration(d.uptime), str(d.restarts), _value(d.queue_depth), _value(d.consumers))
+         _duration(d.uptime), str(d.restarts), _value(d.queue_depth), _value(d.consumers),
+         ",".join(sorted(set(d.nodes))) or "-")
         for d in report.daemons
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]

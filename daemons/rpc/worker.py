@@ -23,7 +23,7 @@ from typing import Any
 import pika
 import pika.exceptions
 
-from daemons.rpc import answers, topology
+from daemons.rpc import answers, nodes, topology
 from daemons.rpc.backoff import Backoff
 from daemons.rpc.coalescing import CoalescingSelectConnection
 from daemons.rpc.handler import Request, done_serving, serving
@@ -132,9 +132,10 @@ class Worker:
         return 0
 
     def _serve_session(self) -> None:
-        params = self.amqp.parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name}")
+        params = self.amqp.node_parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name}")
         # One write per answer instead of one per frame (daemons/rpc/coalescing.py).
-        connection = pika.BlockingConnection(params, _impl_class=CoalescingSelectConnection)
+        connection, node = nodes.open_first(params, _impl_class=CoalescingSelectConnection)
+        report = nodes.NodeReport(self.settings.state_dir, self.settings.name)
         keeper: ConnectionKeeper | None = None
         try:
             channel = connection.channel()
@@ -147,10 +148,13 @@ class Worker:
             consumer_tag = channel.basic_consume(self.settings.input_queue, on_message_callback=self._on_message)
             self._backoff.reset()
             self._change_state(WorkerState.CONSUMING)
-            self.log.info("consuming %s on vhost %s", self.settings.input_queue, self.settings.vhost)
+            report.connected(nodes.label(node))
+            self.log.info("consuming %s on vhost %s at node %s", self.settings.input_queue, self.settings.vhost,
+                          nodes.label(node))
             self._consume(session, keeper, consumer_tag)
             connection.close()
         finally:
+            report.disconnected()
             self._session = self._keeper = None
             self._known_exchanges.clear()
             self._inbox.clear()  # unacked: the broker redelivers them
