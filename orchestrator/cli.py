@@ -112,6 +112,7 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
 def _worker(config: Config, name: str, log_level: str) -> int:
     from daemons.rpc.daemonize import OwnedElsewhere
     from daemons.rpc.runner import run
+    from daemons.rpc.topology import QueueTypeMismatch
     from orchestrator.ownership import claim_for_worker
 
     settings = config.daemon(name)
@@ -123,6 +124,9 @@ def _worker(config: Config, name: str, log_level: str) -> int:
         return EXIT_FAILED
     try:
         return run(settings, config.amqp)
+    except QueueTypeMismatch as exc:
+        logging.getLogger(f"edeposit.{name}").error("%s", exc)
+        return EXIT_FAILED
     finally:
         os.close(owner)
 
@@ -149,13 +153,14 @@ def _check_config(config: Config) -> int:
 
 
 def _schema(config: Config, name: str) -> int:
+    from daemons.rpc.topology import QueueTypeMismatch
     from daemons.rpc.vhosts import VhostError
     from orchestrator import schema
 
     daemons = list(config.daemons.values()) if name == "all" else [config.daemon(name)]
     try:
         schema.create(config, daemons)
-    except VhostError as exc:
+    except (VhostError, QueueTypeMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:

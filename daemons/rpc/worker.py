@@ -28,7 +28,7 @@ from daemons.rpc.backoff import Backoff
 from daemons.rpc.coalescing import CoalescingSelectConnection
 from daemons.rpc.handler import Request, done_serving, serving
 from daemons.rpc.loader import LoadedHandler
-from daemons.rpc.poison import PoisonTracker
+from daemons.rpc.poison import PoisonTracker, broker_says_poison, delivery_count
 from daemons.rpc.session import RECOVERABLE, ConnectionKeeper, Session, SessionLost
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from daemons.rpc.wire import deserialize
@@ -232,10 +232,12 @@ class Worker:
             return
 
         key = self.poison.key(job.body, properties)
-        redelivered = bool(job.method.redelivered)
-        deaths = self.poison.begin(key, redelivered)
+        quorum = self.settings.queue_type == "quorum"  # the broker counts deliveries (daemons/rpc/poison.py)
+        redelivered = bool(job.method.redelivered) and not quorum
+        deaths = delivery_count(properties) if quorum else self.poison.begin(key, redelivered)
+        poisoned = broker_says_poison(properties, self.settings.delivery_limit) if quorum else None
         try:
-            if self.poison.is_poison(deaths):
+            if poisoned if quorum else self.poison.is_poison(deaths):
                 self.log.error("message UUID=%r killed the worker %d times; answering with an error", uuid, deaths)
                 poison = PoisonMessageError(
                     f"this message killed the {self.settings.name} worker {deaths} times; it was not run again"
