@@ -64,6 +64,7 @@ class ConfirmingPublisher:
         self._connection: CoalescingSelectConnection | None = None
         self._channel: Any = None
         self._next_tag = 0
+        self._attempts = 0
         self._batch: Ticket | None = None
         self._thread = threading.Thread(target=self._run, name=f"{settings.name}-publisher", daemon=True)
 
@@ -135,8 +136,11 @@ class ConfirmingPublisher:
         while not self._closing.is_set():
             try:
                 self._declare()
+                # SelectConnection takes one node: each attempt takes the next one of [amqp] host.
+                nodes = self.amqp.node_parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name}")
+                self._attempts += 1
                 connection = CoalescingSelectConnection(
-                    self.amqp.parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name}"),
+                    nodes[(self._attempts - 1) % len(nodes)],
                     on_open_callback=self._on_open,
                     on_open_error_callback=self._on_open_error,
                     on_close_callback=self._on_closed,
@@ -155,7 +159,7 @@ class ConfirmingPublisher:
 
     def _declare(self) -> None:
         """Exchange, output queue and binding (and the event queue when configured), on a short connection."""
-        params = self.amqp.parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name} setup")
+        params = self.amqp.node_parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name} setup")
         connection = pika.BlockingConnection(params)
         try:
             channel = connection.channel()
