@@ -140,7 +140,7 @@ def _build(obj: ConfigObj, source: str, warnings: list[str]) -> Config:
     amqp_section = _set(obj["amqp"])
     management_url = amqp_section.pop("management_url", None)
     amqp_section.pop("password_file", None)
-    queue_type = amqp_section.pop("queue_type", None)
+    queue_type = amqp_section.get("queue_type")
     if "host" in amqp_section:
         amqp_section["host"] = _hosts(amqp_section["host"], amqp_section.get("port", AMQPSettings.port), source)
     amqp = AMQPSettings(**{**amqp_section, "password": _password(obj["amqp"], source)})

@@ -52,6 +52,7 @@ class AMQPSettings:
     ssl_cert: str | None = None
     ssl_key: str | None = None
     reconnect_max_delay: float = 30.0
+    queue_type: str = "classic"  # every daemon's, unless its own section sets one
 
     @property
     def nodes(self) -> list[tuple[str, int]]:
