@@ -165,7 +165,8 @@ class ConfirmingPublisher:
             channel = connection.channel()
             topology.declare(channel, self.settings)
             for queue, key in self.extra_bindings:
-                channel.queue_declare(queue=queue, durable=True)
+                arguments = topology.queue_arguments(self.settings.queue_type)
+                channel.queue_declare(queue=queue, durable=True, arguments=arguments)
                 channel.queue_bind(queue=queue, exchange=self.settings.exchange, routing_key=key)
         finally:
             if connection.is_open:

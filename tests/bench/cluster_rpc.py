@@ -99,7 +99,7 @@ def main() -> None:
         config = write_config(tmp_path / "bench.ini", vhost, tmp_path / "state",
                               {f"bench_{t}": daemon(t) for t in types}, amqp=amqp)
         for queue_type in types:  # the worker declares exchange, queues (of their type) and bindings
-            declare = WorkerProcess(config, f"bench_{queue_type}", tmp_path / "declare.log")
+            declare = WorkerProcess(config, f"bench_{queue_type}", tmp_path / f"declare-{queue_type}.log")
             declare.wait_consuming()
             declare.stop()
         for round_number in range(args.rounds):
@@ -108,7 +108,8 @@ def main() -> None:
                 for kind in kinds:
                     runner: WorkerProcess | Baseline
                     if kind == "ours":
-                        runner = WorkerProcess(config, f"bench_{queue_type}", tmp_path / "worker.log", log_level="INFO")
+                        log = tmp_path / f"worker-{round_number}-{queue_type}.log"
+                        runner = WorkerProcess(config, f"bench_{queue_type}", log, log_level="INFO")
                         runner.wait_consuming()
                     else:
                         runner = Baseline(vhost, queue_type, first.port)
