@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 import uuid
@@ -32,8 +33,12 @@ ECHO = {"handler": "tests.handlers.core_behaviours:react", "exchange": "echo", "
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    with Cluster(tmp_path_factory.mktemp("cluster")) as started:
-        yield started
+    base = tmp_path_factory.mktemp("cluster")
+    try:
+        with Cluster(base) as started:
+            yield started
+    finally:
+        shutil.rmtree(base, ignore_errors=True)  # about 150 MB of node data
 
 
 @pytest.fixture
@@ -359,3 +364,53 @@ def test_ftp_monitor_publishes_every_record_at_least_once_across_a_node_failover
     print(f"\nftp_monitor failover: {total:,} records, kill -9 of {killed.name} after {records_at_kill:,}; "
           f"{messages:,} messages for {len(ids):,} distinct records ({messages - len(ids)} re-sent with the same "
           f"message_id); everything confirmed {finished - killed_at:.1f} s after the kill")
+
+
+def test_rpc_client_and_status_fail_over_to_the_next_node(cluster: Cluster, cluster_vhost: str, tmp_path: Path) -> None:
+    import threading
+
+    from daemons.rpc.client import RPCClient
+    from daemons.rpc.wire import StructureRegistry
+    from orchestrator.broker_checks import queue_states
+    from tests.handlers import core_behaviours
+
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    n1, n2, n3 = cluster.nodes
+    daemon = {**ECHO, "queue_type": "quorum", "options": {"marker_dir": markers}}
+    config = write_config(tmp_path / "amqpd.ini", cluster_vhost, tmp_path / "state", {"echo": daemon},
+                          amqp=cluster.amqp([n2, n3, n1]))
+    worker = WorkerProcess(config, "echo", tmp_path / "worker.log", log_level="INFO", env={"PYTHONPATH": str(ROOT)})
+    outcome: dict[str, Any] = {}
+    try:
+        worker.wait_consuming()
+        client = RPCClient(cluster.amqp(reconnect_max_delay=1.0), cluster_vhost, "echo",
+                           registry=StructureRegistry.from_modules([core_behaviours]))
+        assert client.node == n1.address
+
+        def call() -> None:
+            try:
+                outcome["value"] = client.call(core_behaviours.Slow(1.0), timeout=60)
+            except Exception as exc:  # reported by the assertion below
+                outcome["error"] = exc
+
+        caller = threading.Thread(target=call)
+        caller.start()
+        wait_for(lambda: list(markers.glob("slow-started.*")), what="the request in hand")
+        cluster.kill(n1)  # the client's node; the worker (on n2) answers into a reply queue that is gone
+        caller.join(60)
+        assert outcome == {"value": "slept"}
+        assert client.node == n2.address
+        assert client.call(core_behaviours.Ping("again"), timeout=30) == core_behaviours.Pong("again")
+        client.close()
+        settings = load_settings(config)
+        states = queue_states(cluster.amqp(), [settings])  # the first node is down: status asks the next
+        assert states["echo"].consumers == 1
+    finally:
+        worker.stop()
+
+
+def load_settings(config: Path) -> DaemonSettings:
+    from orchestrator.config import load
+
+    return load(config).daemon("echo")
