@@ -347,10 +347,12 @@ def test_ftp_monitor_publishes_every_record_at_least_once_across_a_node_failover
                 killed_at, records_at_kill = time.monotonic(), monitor.counts["records"]
             time.sleep(0.05)
         finished = time.monotonic()
+        node_after = connected_node(tmp_path / "state", "ftp_monitor", os.getpid())
     finally:
         monitor.stop()
         thread.join(30)
     assert killed is not None
+    assert node_after in {n.address for n in cluster.nodes[:-1]} - {killed.address}  # what `status` shows
     ids: set[str] = set()
     messages = 0
     with connect(cluster, reader_node, cluster_vhost) as connection:
