@@ -9,8 +9,6 @@ from typing import Any
 
 import pika
 
-QUEUE_TYPES = ("classic", "quorum")
-
 
 def parse_nodes(host: str, default_port: int) -> list[tuple[str, int]]:
     """`host1[:port], host2[:port], ...` as (host, port) pairs, in order; `[v6addr]:port` for IPv6."""

@@ -235,9 +235,10 @@ class Worker:
         quorum = self.settings.queue_type == "quorum"  # the broker counts deliveries (daemons/rpc/poison.py)
         redelivered = bool(job.method.redelivered) and not quorum
         deaths = delivery_count(properties) if quorum else self.poison.begin(key, redelivered)
-        poisoned = broker_says_poison(properties, self.settings.delivery_limit) if quorum else None
+        poisoned = (broker_says_poison(properties, self.settings.delivery_limit) if quorum
+                    else self.poison.is_poison(deaths))
         try:
-            if poisoned if quorum else self.poison.is_poison(deaths):
+            if poisoned:
                 self.log.error("message UUID=%r killed the worker %d times; answering with an error", uuid, deaths)
                 poison = PoisonMessageError(
                     f"this message killed the {self.settings.name} worker {deaths} times; it was not run again"
