@@ -81,7 +81,8 @@ def _daemon_status(settings: DaemonSettings, infos: list[dict[str, Any]] | None,
     running = [info for info in infos if info["statename"] == "RUNNING"]
     row.pids = [info["pid"] for info in running]
     row.pid = row.pids[0] if row.pids else None
-    row.nodes = [connected_node(settings.state_dir, settings.name, pid) or "-" for pid in row.pids]
+    row.nodes = [connected_node(settings.state_dir, settings.name, info["pid"], info["start"]) or "-"
+                 for info in running]
     if running:
         row.uptime = round(now - max(info["start"] for info in running), 1)
     crash_loop = store.crash_loop(settings.name)

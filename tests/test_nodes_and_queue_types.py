@@ -179,3 +179,17 @@ def test_on_quorum_queues_the_broker_count_finds_poison_that_no_local_record_saw
     assert properties.headers["UUID"] == "poison"
     assert properties.headers["exception_name"] == "PoisonMessageError"
     assert queue_state(vhost, "core_in") == (0, 0)
+
+
+def test_a_node_report_left_by_a_killed_process_is_not_shown_for_a_new_one_with_its_pid(tmp_path: Path) -> None:
+    import os
+    import time
+
+    nodes.NodeReport(tmp_path, "core", pid=4242).connected("rabbit1:5672")
+    assert nodes.connected_node(tmp_path, "core", 4242) == "rabbit1:5672"
+    written = (tmp_path / "nodes" / "core" / "4242").stat().st_mtime
+    assert nodes.connected_node(tmp_path, "core", 4242, started=written - 1) == "rabbit1:5672"
+    os.utime(tmp_path / "nodes" / "core" / "4242", (written - 60, written - 60))
+    assert nodes.connected_node(tmp_path, "core", 4242, started=time.time() - 5) is None
+    nodes.NodeReport(tmp_path, "core", pid=4242).disconnected()
+    assert nodes.connected_node(tmp_path, "core", 4242) is None

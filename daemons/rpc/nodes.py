@@ -62,9 +62,16 @@ class NodeReport:
         self.path.unlink(missing_ok=True)
 
 
-def connected_node(state_dir: Path, daemon: str, pid: int) -> str | None:
-    """The node process `pid` of `daemon` last reported, or None."""
+def connected_node(state_dir: Path, daemon: str, pid: int, started: float = 0.0) -> str | None:
+    """The node process `pid` of `daemon` last reported, or None.
+
+    A killed process cannot remove its report: one older than `started` (the process's start time) was left
+    by an earlier process with the same pid.
+    """
+    path = NodeReport(state_dir, daemon, pid).path
     try:
-        return NodeReport(state_dir, daemon, pid).path.read_text().strip() or None
+        if path.stat().st_mtime < started:
+            return None
+        return path.read_text().strip() or None
     except OSError:
         return None
