@@ -307,65 +307,66 @@ def amqp_peers(pid: int, ports: set[int]) -> set[int]:
 
 def test_ftp_monitor_publishes_every_record_at_least_once_across_a_node_failover(
         cluster: Cluster, cluster_vhost: str, tmp_path: Path) -> None:
-    import dataclasses
-    import threading
-
-    from ftp_monitor.monitor import Monitor
-    from ftp_monitor.options import load_options
-    from tests.fixtures.ftp_log import edeposit_record, monitor_settings
+    """Black box: the monitor is a real `edeposit-amqpd worker ftp_monitor`; only its log file, its
+    sockets and what reaches the broker are looked at."""
+    from tests.fixtures.ftp_log import edeposit_record
 
     total, kill_after = 100_000, 30_000
-    log_file = tmp_path / "xferlog"
+    log_file = tmp_path / "extended.log"
     template = edeposit_record("STOR", "/home/ftp/alice/{:06d}-kniha.pdf", size=1234).decode()
     with open(log_file, "w", encoding="utf-8") as handle:
         handle.write("".join(template.format(n) + "\n" for n in range(total)))
-    settings = dataclasses.replace(
-        monitor_settings(cluster_vhost, tmp_path / "state", log_file, tmp_path, tmp_path / "passwd", events="true",
-                         start_at="beginning", batch_records=2000),
-        queue_type="quorum")
-    reader_node = cluster.nodes[-1]
-    with connect(cluster, reader_node, cluster_vhost) as connection:  # sees everything, survives the failover
-        channel = connection.channel()
-        channel.exchange_declare("ftp", exchange_type="topic", durable=True)
-        channel.queue_declare("seen", durable=True, arguments={"x-queue-type": "quorum"})
-        channel.queue_bind("seen", "ftp", "#")
-    monitor = Monitor(settings, cluster.amqp(cluster.nodes[:-1], reconnect_max_delay=1.0), load_options(settings))
-    thread = threading.Thread(target=monitor.run, daemon=True)
-    thread.start()
-    ports = {node.port for node in cluster.nodes[:-1]}
+    (tmp_path / "homes").mkdir()
+    extra = (f"[ftp]\npasswd_file = {tmp_path / 'ftpd.passwd'}\nhome_root = {tmp_path / 'homes'}\n"
+             f"proftpd_pidfile = {tmp_path / 'proftpd.pid'}")
+    publishers = cluster.nodes[:-1]
+    config = write_config(tmp_path / "amqpd.ini", cluster_vhost, tmp_path / "state", {"ftp_monitor": {
+        "log_file": str(log_file), "log_format": "edeposit", "queue_type": "quorum",
+        "options": {"events": "true", "start_at": "beginning", "batch_records": "2000"},
+    }}, extra=extra, amqp=cluster.amqp(publishers, reconnect_max_delay=1.0))
+    reader = connect(cluster, cluster.nodes[-1], cluster_vhost)  # sees everything, survives the failover
+    channel = reader.channel()
+    channel.exchange_declare("ftp", exchange_type="topic", durable=True)
+    channel.queue_declare("seen", durable=True, arguments={"x-queue-type": "quorum"})
+    channel.queue_bind("seen", "ftp", "event.#")
+    first_body: dict[str, bytes] = {}
+    messages = 0
+
+    def on_message(ch: Any, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
+        nonlocal messages
+        messages += 1
+        assert first_body.setdefault(properties.message_id, body) == body  # a re-send is the same record
+
+    channel.basic_consume("seen", on_message, auto_ack=True)
+    worker = WorkerProcess(config, "ftp_monitor", tmp_path / "monitor.log", log_level="INFO")
+    ports = {node.port for node in publishers}
     killed: Node | None = None
     try:
-        assert monitor.publisher.wait_connected(20)
         deadline = time.monotonic() + 150
-        while not (monitor.tailer.current is not None and monitor.tailer.current.committed >= log_file.stat().st_size):
-            assert time.monotonic() < deadline, f"{monitor.counts['records']} of {total} records confirmed in time"
-            if killed is None and monitor.counts["records"] >= kill_after:
-                peers = amqp_peers(os.getpid(), ports)
+        while len(first_body) < total:
+            assert worker.process.poll() is None, worker.log()
+            assert time.monotonic() < deadline, f"{len(first_body)} of {total} records arrived in time"
+            reader.process_data_events(time_limit=0.05)
+            if killed is None and len(first_body) >= kill_after:
+                peers = amqp_peers(worker.pid, ports)
                 assert len(peers) == 1, peers
                 killed = next(n for n in cluster.nodes if n.port in peers)
                 cluster.kill(killed)
-                killed_at, records_at_kill = time.monotonic(), monitor.counts["records"]
-            time.sleep(0.05)
+                killed_at, records_at_kill = time.monotonic(), len(first_body)
         finished = time.monotonic()
-        node_after = connected_node(tmp_path / "state", "ftp_monitor", os.getpid())
+        reader.process_data_events(time_limit=1)  # re-sends still on their way
+        node_after = amqp_peers(worker.pid, ports)
     finally:
-        monitor.stop()
-        thread.join(30)
+        worker.stop()
+        if reader.is_open:
+            reader.close()
     assert killed is not None
-    assert node_after in {n.address for n in cluster.nodes[:-1]} - {killed.address}  # what `status` shows
-    ids: set[str] = set()
-    messages = 0
-    with connect(cluster, reader_node, cluster_vhost) as connection:
-        channel = connection.channel()
-        for method, properties, _ in channel.consume("seen", auto_ack=True, inactivity_timeout=3):
-            if method is None:
-                break
-            messages += 1
-            ids.add(properties.message_id)
-    assert len(ids) == total  # one event per STOR record, each at least once
-    print(f"\nftp_monitor failover: {total:,} records, kill -9 of {killed.name} after {records_at_kill:,}; "
-          f"{messages:,} messages for {len(ids):,} distinct records ({messages - len(ids)} re-sent with the same "
-          f"message_id); everything confirmed {finished - killed_at:.1f} s after the kill")
+    assert node_after and killed.port not in node_after  # publishing through the other node now
+    paths = [json.loads(body)["path"] for body in first_body.values()]
+    assert paths == [f"/home/ftp/alice/{n:06d}-kniha.pdf" for n in range(total)]  # all, in order
+    print(f"\nftp_monitor failover: {total:,} records, kill -9 of {killed.name} after {records_at_kill:,} arrived; "
+          f"{messages:,} messages for {len(first_body):,} distinct records ({messages - len(first_body)} re-sent "
+          f"with the same message_id); the last record arrived {finished - killed_at:.1f} s after the kill")
 
 
 def test_rpc_client_and_status_fail_over_to_the_next_node(cluster: Cluster, cluster_vhost: str, tmp_path: Path) -> None:
