@@ -234,15 +234,21 @@ def test_two_masters_share_a_daemon_and_one_left_alone_serves_everything(
     try:
         for config in configs:
             assert run(config, "start-all")[0] == 0
-        rows = wait_for(lambda: [row for row in map(status, configs)] if all(
-            row["consumers"] == 2 and row["nodes"] and row["nodes"][0] != "-" for row in map(status, configs))
-            else None, timeout=30, what="both masters' workers to consume")
+        def both_consuming() -> list[dict[str, Any]] | None:
+            rows = [status(config) for config in configs]
+            ready = all(row["consumers"] == 2 and row["nodes"] and "-" not in row["nodes"] for row in rows)
+            return rows if ready else None
+
+        rows = wait_for(both_consuming, timeout=30, what="both masters' workers to consume")
         pids = [row["pids"] for row in rows]
         seen.update(pid for group in pids for pid in group)
         for client in clients:
             seen.update(info["pid"] for info in client.processes() if info["pid"])
         assert len(pids[0]) == len(pids[1]) == 1 and pids[0] != pids[1]  # each shows its own process
         assert [row["nodes"] for row in rows] == [[cluster.nodes[0].address], [cluster.nodes[1].address]]
+        table = run(configs[1], "status")[1].splitlines()
+        assert table[2].split()[-2:] == ["CONSUMERS", "NODE"]
+        assert table[3].split()[-2:] == ["2", cluster.nodes[1].address]  # the shared queue's, this host's node
 
         served = share(cluster, cluster_vhost, 200)
         assert len(served) == 200
