@@ -6,8 +6,8 @@ INI by orchestrator.supervisor_conf, and orchestrator.listener records what happ
 
 from __future__ import annotations
 
-import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -39,7 +39,11 @@ def start_all(config: Config) -> int:
 
 
 def run_foreground(config: Config) -> int:
-    """The master in the foreground (systemd): supervisord replaces this process."""
+    """The master in the foreground (systemd): supervisord runs as this process's only child.
+
+    Note: TERM or INT to this process stops every daemon at once, as stop-all does; supervisord's own
+    shutdown would stop them one group per turn of its loop. HUP is passed on to supervisord.
+    """
     files = MasterFiles.for_config(config)
     if launch.already_running(MasterClient(files)):
         return EXIT_FAILED
@@ -47,11 +51,35 @@ def run_foreground(config: Config) -> int:
         launch.prepare(config)
     except MasterError as exc:
         return fail(str(exc))
-    command = launch.supervisord_command(files, foreground=True)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(command[0], command)
-    return EXIT_FAILED  # not reached
+    wanted = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD}
+    signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+    try:
+        child = launch.spawn_foreground_supervisord(files, unblock=wanted)
+        while True:
+            received = signal.sigwaitinfo(wanted).si_signo
+            if child.poll() is not None:
+                return child.returncode
+            if received == signal.SIGHUP:
+                child.send_signal(signal.SIGHUP)
+            elif received in (signal.SIGTERM, signal.SIGINT):
+                _stop_master(MasterClient(files), child, config.orchestrator.stopwaitsecs)
+                return child.wait()
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, wanted)
+
+
+def _stop_master(client: MasterClient, child: subprocess.Popen[bytes], stopwaitsecs: float) -> None:
+    """Every daemon at once, then supervisord; TERM to supervisord when it does not answer (yet)."""
+    try:
+        if client.is_running():
+            _stop_daemons_at_once(client, stopwaitsecs)
+            client.supervisor.shutdown()
+            return
+    except (OSError, xmlrpc.client.Error):
+        pass
+    child.send_signal(signal.SIGTERM)
 
 
 # -- stopping -------------------------------------------------------------------------------------

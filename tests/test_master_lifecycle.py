@@ -103,6 +103,10 @@ def echo_call(vhost: str, number: int, text: str) -> Any:
         return client.call(master_echo.Ping(text), timeout=15)
 
 
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def tcp_listening_inodes() -> set[str]:
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
@@ -282,12 +286,35 @@ def test_run_keeps_the_master_in_the_foreground_and_term_ends_it_with_its_childr
                                       stdout=output, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: master.status()[0] == 0, timeout=20, what="the daemons to run")
-        assert master.client.pid() == foreground.pid, "run must become supervisord, not spawn it"
+        supervisord = master.client.pid()
+        assert parent_of(supervisord) == foreground.pid, "run keeps supervisord as its child"
         children = master.process_pids()
         foreground.send_signal(signal.SIGTERM)
         assert foreground.wait(timeout=30) == 0
-        assert not any(pid_alive(pid) for pid in children)
+        assert not any(pid_alive(pid) for pid in children | {supervisord})
     finally:
         if foreground.poll() is None:
             foreground.kill()
             foreground.wait()
+
+
+def test_control_socket_wants_the_credentials_of_this_start_and_the_master_log_has_no_crit(make_master: Any) -> None:
+    import xmlrpc.client
+
+    from orchestrator.control import UnixSocketTransport, read_credentials
+
+    master = make_master({"one": echo_daemon(1)})
+    assert master.run("start-all")[0] == 0
+    first = read_credentials(master.files.credentials)
+    assert first is not None
+    assert stat.S_IMODE(master.files.credentials.stat().st_mode) == 0o600
+    anonymous = xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=UnixSocketTransport(master.files.socket))
+    with pytest.raises(xmlrpc.client.ProtocolError) as refused:
+        anonymous.supervisor.getState()
+    assert refused.value.errcode == 401
+    log = master.files.master_log.read_text()
+    assert "supervisord started with pid" in log
+    assert [line for line in log.splitlines() if " CRIT " in line] == []
+    assert master.run("stop-all")[0] == 0
+    assert master.run("start-all")[0] == 0
+    assert read_credentials(master.files.credentials) not in (None, first), "each start has new credentials"
