@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from daemons.common.atomic import write_atomically
 from daemons.rpc.runner import exit_with_parent
 from daemons.rpc.settings import DaemonSettings
+from orchestrator import privileges, spawn_checks
 from orchestrator import status as status_module
 from orchestrator.broker_checks import BrokerUnreachable, MissingVhosts, check_vhosts
 from orchestrator.config import Config
@@ -51,12 +52,22 @@ def preflight(config: Config, daemons: Iterable[DaemonSettings]) -> None:
         raise MasterError(str(exc)) from exc
 
 
+def check_spawnable(config: Config, daemons: Iterable[DaemonSettings]) -> None:
+    """Each worker's user, paths and directories must be usable before anything is spawned."""
+    found = spawn_checks.problems(config, daemons)
+    if found:
+        raise MasterError("\n".join(found))
+
+
 def write_conf(config: Config, files: MasterFiles) -> None:
+    """The supervisord config, and each daemon's files handed to the user it runs as."""
     try:
         text = render(config, files)
-    except SocketPathTooLong as exc:
+        files.state_dir.mkdir(parents=True, exist_ok=True)
+        for settings in config.enabled:
+            privileges.prepare(config, settings)
+    except (SocketPathTooLong, privileges.AccountError) as exc:
         raise MasterError(str(exc)) from exc
-    files.state_dir.mkdir(parents=True, exist_ok=True)
     files.log_dir.mkdir(parents=True, exist_ok=True)
     write_atomically(files.conf, text, mode=0o600, durable=False)
 
@@ -84,6 +95,7 @@ def prepare(config: Config) -> MasterFiles:
     """Everything a new master needs before supervisord starts: checks, its config, a clean history."""
     files = MasterFiles.for_config(config)
     refuse_old_script_daemons(config, config.enabled)
+    check_spawnable(config, config.enabled)
     preflight(config, config.enabled)
     new_credentials(files)
     write_conf(config, files)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from daemons.rpc import health
 from daemons.rpc.settings import DaemonSettings
 from orchestrator.broker_checks import BrokerUnreachable, queue_states
 from orchestrator.config import Config
@@ -102,6 +103,8 @@ def collect(config: Config, names: Sequence[str] = (), with_queues: bool = True)
         by_group = {}
         for info in client.processes():
             by_group.setdefault(info["group"], []).append(info)
+    if by_group is not None:
+        _refresh_notes(chosen, by_group)
     now = time.time()
     rows = [
         _daemon_status(s, None if by_group is None else by_group.get(s.name, []), store, files, now)
@@ -111,6 +114,16 @@ def collect(config: Config, names: Sequence[str] = (), with_queues: bool = True)
     if with_queues:
         _add_queue_states(config, chosen, report)
     return report
+
+
+def _refresh_notes(chosen: list[DaemonSettings], by_group: dict[str, list[dict[str, Any]]]) -> None:
+    """Running workers recheck their notes now: a fixed problem's note is gone, a new one shown (daemons.rpc.health)."""
+    notes = []
+    for settings in chosen:
+        workers = [info["pid"] for info in by_group.get(settings.name, []) if info["statename"] == "RUNNING"]
+        if workers and settings.is_rpc:
+            notes.append((settings.health_note_path, workers))
+    health.refresh(notes)
 
 
 def _add_queue_states(config: Config, chosen: list[DaemonSettings], report: Report) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from daemons.rpc.runner import EXIT_WITH_PARENT_ENV
 from daemons.rpc.settings import DaemonSettings
+from orchestrator import privileges
 from orchestrator.config import BUILTIN, Config
 from orchestrator.control import LISTENER_NAME, MAX_SOCKET_PATH, MasterFiles, read_credentials
 
@@ -72,12 +73,33 @@ def _section(title: str, values: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _environment(config: Config, settings: DaemonSettings) -> dict[str, str]:
+    """The daemon's `environment`, the user's HOME/USER/LOGNAME (supervisord keeps root's), then ours."""
+    environment = dict(entry.partition("=")[::2] for entry in settings.environment)
+    if privileges.switches_user(settings):
+        account = privileges.account(settings)
+        environment.update(HOME=account.home, USER=account.name, LOGNAME=account.name)
+    return {**environment, "PYTHONUNBUFFERED": "1", EXIT_WITH_PARENT_ENV: "1",
+            SETTINGS_ENV: fingerprint(config, settings)}
+
+
+def _process(settings: DaemonSettings) -> dict[str, Any]:
+    """supervisord's `user` (a root master only: others cannot switch) and `directory`."""
+    values: dict[str, Any] = {}
+    if privileges.switches_user(settings):
+        values["user"] = settings.user
+    if settings.directory:
+        values["directory"] = _escape(settings.directory)
+    return values
+
+
 def _program(config: Config, files: MasterFiles, settings: DaemonSettings) -> str:
     orch = config.orchestrator
     many = settings.processes > 1
     log = files.log_dir / (f"{settings.name}-" if many else settings.name)
-    environment = {"PYTHONUNBUFFERED": "1", EXIT_WITH_PARENT_ENV: "1", SETTINGS_ENV: fingerprint(config, settings)}
+    environment = _environment(config, settings)
     return _section(f"program:{settings.name}", {
+        **_process(settings),
         "command": _command(worker_command(config, settings.name)),
         "process_name": "%(program_name)s_%(process_num)02d" if many else "%(program_name)s",
         "numprocs": settings.processes,
@@ -93,7 +115,7 @@ def _program(config: Config, files: MasterFiles, settings: DaemonSettings) -> st
         "stdout_logfile": _escape_logfile(log) + ("%(process_num)d.log" if many else ".log"),
         "stdout_logfile_maxbytes": orch.log_max_bytes,
         "stdout_logfile_backups": orch.log_backups,
-        "environment": ",".join(f'{key}="{value}"' for key, value in environment.items()),
+        "environment": ",".join(f'{key}="{_escape(value)}"' for key, value in environment.items()),
     })
 
 

@@ -153,7 +153,7 @@ def test_check_config_and_start_all_say_that_the_ini_wins_over_old_json_settings
     legacy = tmp_path / "home" / "edeposit" / "amqp.json"
     legacy.parent.mkdir(parents=True)
     legacy.write_text(json.dumps({"RABBITMQ_PORT": "5673"}))
-    ini = write(tmp_path / "a.ini", f"[amqp]\nport = 1\n[orchestrator]\nstate_dir = {tmp_path / 'state'}\n")
+    ini = write(tmp_path / "a.ini", f"[amqp]\nport = 1\n[orchestrator]\nstate_dir = {tmp_path / 'state'}\nuser =\n")
     env = {**os.environ, "HOME": str(tmp_path / "home")}
     for command in ("check-config", "start-all"):
         done = subprocess.run([sys.executable, "-m", "orchestrator", "-c", str(ini), command],

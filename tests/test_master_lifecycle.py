@@ -318,3 +318,37 @@ def test_control_socket_wants_the_credentials_of_this_start_and_the_master_log_h
     assert master.run("stop-all")[0] == 0
     assert master.run("start-all")[0] == 0
     assert read_credentials(master.files.credentials) not in (None, first), "each start has new credentials"
+
+
+# -- health notes: a fixed cause drops its note without a restart ------------------------------------
+def needs_file(number: int, needed: Path, **extra: Any) -> dict[str, Any]:
+    return {"handler": "tests.handlers.needs_file:react", "exchange": f"needs{number}",
+            "input_queue": f"in{number}", "output_queue": f"out{number}", "options": {"needs": str(needed)},
+            **extra}
+
+
+def test_status_rechecks_a_note_and_drops_it_once_the_cause_is_fixed(make_master: Any, tmp_path: Path) -> None:
+    needed = tmp_path / "back-end"
+    master = make_master({"one": needs_file(1, needed)})  # checked each minute: only status rechecks here
+    assert master.run("start-all")[0] == 0
+    row = master.status("one")[1]["one"]
+    assert row["note"] == f"{needed} is missing: create it"
+    pid = row["pid"]
+    needed.touch()
+    row = master.status("one")[1]["one"]
+    assert row["note"] is None
+    assert row["pid"] == pid, "no restart"
+    needed.unlink()
+    assert master.status("one")[1]["one"]["note"] == f"{needed} is missing: create it"
+
+
+def test_the_worker_rechecks_its_note_every_health_interval(make_master: Any, tmp_path: Path) -> None:
+    needed = tmp_path / "back-end"
+    master = make_master({"one": needs_file(1, needed, health_interval=1)})
+    assert master.run("start-all")[0] == 0
+    note = master.files.state_dir / "notes" / "one.txt"
+    assert note.read_text().strip() == f"{needed} is missing: create it"
+    pid = master.pids("one")
+    needed.touch()
+    wait_for(lambda: note.read_text() == "", timeout=10, what="the periodic check to drop the note")
+    assert master.pids("one") == pid

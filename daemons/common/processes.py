@@ -43,3 +43,14 @@ def process_command(pid: int) -> list[str] | None:
     except OSError:
         return None
     return [part.decode("utf-8", "replace") for part in raw.split(b"\0") if part] or None
+
+
+def started_at(pid: int) -> float | None:
+    """When the process started (seconds since the epoch, to 1/CLK_TCK), from /proc; None when it is gone."""
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith("btime "))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")

@@ -34,7 +34,7 @@ def write_bench_config(path: Path, root: Path, vhosts: dict[str, str]) -> Path:
     """Every built-in daemon with default settings, but in its own vhost and with files under `root`."""
     (root / "proftpd.log").touch()
     lines = ["[amqp]", f"host = {BROKER.host}", f"port = {BROKER.port}", "[orchestrator]",
-             f"state_dir = {root / 'state'}", "[ftp]", f"passwd_file = {root / 'ftpd.passwd'}",
+             f"state_dir = {root / 'state'}", "user = ", "[ftp]", f"passwd_file = {root / 'ftpd.passwd'}",
              f"home_root = {root / 'home'}", f"proftpd_pidfile = {root / 'proftpd.pid'}", "[daemons]"]
     for name in BUILTIN_DAEMONS:
         lines += [f"  [[{name}]]", f"  vhost = {vhosts[name]}"]
