@@ -175,7 +175,10 @@ def test_old_mx2mods_keys_set_the_marcxml2mods_daemon(tmp_path: Path) -> None:
 
 
 def test_check_config_exits_0_for_the_packaged_defaults(tmp_path: Path) -> None:
-    done = check_config(env={"HOME": str(tmp_path)})
+    from tests.fixtures.accounts import daemon_user_of_setup
+
+    with daemon_user_of_setup():  # as root, the daemons run as the user setup makes
+        done = check_config(env={"HOME": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     assert "OK (12 enabled daemons" in done.stdout
 
