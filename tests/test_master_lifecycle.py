@@ -352,3 +352,48 @@ def test_the_worker_rechecks_its_note_every_health_interval(make_master: Any, tm
     needed.touch()
     wait_for(lambda: note.read_text() == "", timeout=10, what="the periodic check to drop the note")
     assert master.pids("one") == pid
+
+
+# -- a daemon's process: python_path, environment, directory ---------------------------------------
+ELSEWHERE = '''
+import os
+import sys
+from collections import namedtuple
+
+Ping = namedtuple("Ping", ["text"])
+
+
+def react(message, send_back):
+    return {"text": message.text, "cwd": os.getcwd(), "value": os.environ.get("EDEPOSIT_TEST_VALUE"),
+            "first": sys.path[0]}
+'''
+
+
+def test_a_handler_only_python_path_reaches_is_checked_and_run_with_its_environment(
+        make_master: Any, vhost: str, tmp_path: Path) -> None:
+    handlers, workdir = tmp_path / "handlers elsewhere", tmp_path / "work"
+    handlers.mkdir()
+    workdir.mkdir()
+    (handlers / "elsewhere_echo.py").write_text(ELSEWHERE)
+    far = {"handler": "elsewhere_echo:react", "exchange": "far", "input_queue": "far_in", "output_queue": "far_out"}
+    without = make_master({"far": far})
+    code, _, err = without.run("check-config")
+    assert code == 2 and "handler = 'elsewhere_echo:react': cannot import: ModuleNotFoundError" in err
+
+    master = make_master({"far": {**far, "python_path": f'"{handlers}"', "directory": workdir,
+                                  "environment": '"EDEPOSIT_TEST_VALUE=one, two", OTHER=3'}})
+    code, out, err = master.run("check-config")
+    assert code == 0, err
+    code, out, err = master.run("start-all")
+    assert code == 0, out + err
+    registry = StructureRegistry.from_modules([master_echo])
+    with RPCClient(BROKER, vhost, "far", registry=registry) as client:
+        answer = client.call(master_echo.Ping("hello"), timeout=15)
+    assert answer == {"text": "hello", "cwd": str(workdir), "value": "one, two", "first": str(handlers)}
+    pid = master.pids("far")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    make_master({"far": {**far, "python_path": str(empty)}})  # the same INI, edited
+    code, _, err = master.run("reload")
+    assert code == 2 and "handler = 'elsewhere_echo:react': cannot import: ModuleNotFoundError" in err
+    assert master.pids("far") == pid, "reload refused the edit and left the daemon running"
