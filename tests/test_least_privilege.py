@@ -198,3 +198,39 @@ def test_every_builtin_daemon_serves_a_request_as_the_unprivileged_user(root_dir
         pids = list(workers.values())
     assert not any(pid_alive(pid) for pid in pids)
     wait_for(lambda: not client.is_running(), timeout=10, what="the master to stop")
+
+
+def test_unprivileged_ftp_manager_adds_a_user_who_logs_in_to_proftpd_without_a_hup(
+        root_dir: Path, account: Any, vhost: str) -> None:
+    import ftplib
+
+    from daemons.testing import write_config
+    from tests.fixtures.proftpd_server import ftp_home_root, proftpd_server
+
+    uid, gid = account.pw_uid, account.pw_gid
+    etc = root_dir / "etc"
+    etc.mkdir()
+    os.chown(etc, uid, gid)  # the daemon's user owns the AuthUserFile's directory: it replaces the file there
+    passwd_file = etc / "ftpd.passwd"
+    (root_dir / "proftpd").mkdir()
+    with ftp_home_root() as home_root, proftpd_server(root_dir / "proftpd", root_dir / "extended.log", passwd_file,
+                                                      home_root) as server:
+        os.chown(passwd_file, uid, gid)
+        os.chown(home_root, uid, gid)
+        extra = f"[ftp]\npasswd_file = {passwd_file}\nhome_root = {home_root}\nproftpd_pidfile = {server.pidfile}"
+        config = write_config(root_dir / "amqpd.ini", vhost, root_dir / "state", {"ftp_manager": {
+            "user": account.pw_name, "options": {"uid": uid, "gid": gid}}}, extra=extra)
+        try:
+            started = run_cli(config, "start-all")
+            assert started.returncode == 0, started.stdout + started.stderr
+            assert call(vhost, "ftp", ftp_manager, ftp_manager.AddUser("uploader", "Upl0ad-pass")) is True
+            ftp = ftplib.FTP()
+            ftp.connect("127.0.0.1", server.port, timeout=10)
+            ftp.login("uploader", "Upl0ad-pass")
+            assert "delete_me_to_import_files.txt" in ftp.nlst()
+            ftp.quit()
+        finally:
+            run_cli(config, "stop-all")
+    log = (root_dir / "state" / "log" / "ftp_manager.log").read_text()
+    assert "not allowed to signal ProFTPD" in log and "not needed: ProFTPD reads the AuthUserFile at every login" in log
+    assert passwd_file.stat().st_uid == uid
