@@ -4,6 +4,7 @@ listener and its input queue from the broker, as a table or as the JSON list of 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -154,7 +155,11 @@ def _value(value: Any) -> str:
 def render_table(config: Config, report: Report) -> str:
     """A readable table; errors and notes on indented lines under their daemon."""
     lines = [f"config: {config.source}"]
-    if report.master_pid is None:
+    credentials = MasterFiles.for_config(config).credentials
+    if report.master_pid is None and credentials.exists() and not os.access(credentials, os.R_OK):
+        lines.append(f"master: cannot tell: {credentials}, the control socket's credentials, is readable only by "
+                     f"the master's user; run this command as that user (e.g. root)")
+    elif report.master_pid is None:
         lines.append("master: not running (start it with `edeposit-amqpd start-all`)")
     else:
         lines.append(f"master: running (pid {report.master_pid})")

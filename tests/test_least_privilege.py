@@ -188,6 +188,13 @@ def test_every_builtin_daemon_serves_a_request_as_the_unprivileged_user(root_dir
         assert base64.b64decode(answers["pdfgen"].b64_content).startswith(b"%PDF")
         assert answers["storage"] is not None
 
+        as_user = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--init-groups", sys.executable,
+                                  "-m", "orchestrator", "-c", str(config_path), "status"],
+                                 capture_output=True, text=True, timeout=60,
+                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert as_user.returncode == 3
+        assert "control socket's credentials, is readable only by the master's user" in as_user.stdout
+
         state = config.orchestrator.state_dir
         assert (ftp / "home" / "uploader").stat().st_uid == uid
         assert "uploader:" in (ftp / "ftpd.passwd").read_text()
