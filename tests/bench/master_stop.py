@@ -3,7 +3,8 @@
 Measures wall seconds of `edeposit-amqpd start-all` (until it returns, every daemon settled), of
 `edeposit-amqpd stop-all`, and of `edeposit-amqpd run` stopped with SIGTERM (from the signal until the
 process exits and no worker is left), each daemon in its own throwaway vhost.
-Run: .venv/bin/python tests/bench/master_stop.py [ROUNDS]
+Run: .venv/bin/python tests/bench/master_stop.py [ROUNDS] [--as-user]
+With --as-user (root only) the daemons run as a throwaway system user (tests/fixtures/accounts.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from daemons.common.processes import pid_alive
@@ -24,6 +26,7 @@ from daemons.testing import throwaway_vhost, wait_for
 from orchestrator.config import load
 from orchestrator.control import MasterClient, MasterFiles
 from tests.bench.master_startup import write_bench_config
+from tests.fixtures.accounts import reachable_by_everyone, system_user, worker_paths
 
 
 def _timed(command: list[str]) -> float:
@@ -51,16 +54,22 @@ def _run_and_term(command: list[str], client: MasterClient, names: list[str]) ->
 
 
 def main() -> int:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    args = [arg for arg in sys.argv[1:] if arg != "--as-user"]
+    rounds = int(args[0]) if args else 3
     with tempfile.TemporaryDirectory(prefix="master-stop-bench-") as tmp, contextlib.ExitStack() as stack:
         root = Path(tmp)
+        root.chmod(0o755)
+        user = ""
+        if "--as-user" in sys.argv:
+            user = stack.enter_context(system_user(f"edbench{uuid.uuid4().hex[:6]}")).pw_name
+            stack.enter_context(reachable_by_everyone(worker_paths()))
         vhosts = {name: stack.enter_context(throwaway_vhost(f"bench-{name}")) for name in BUILTIN_DAEMONS}
-        config_path = write_bench_config(root / "amqpd.ini", root, vhosts)
+        config_path = write_bench_config(root / "amqpd.ini", root, vhosts, user)
         config = load(config_path)
         names = [d.name for d in config.enabled]
         client = MasterClient(MasterFiles.for_config(config))
         command = [sys.executable, "-m", "orchestrator", "-c", str(config_path)]
-        env_note = f"user {os.geteuid()}, {len(names)} daemons"
+        env_note = f"master uid {os.geteuid()}, daemons as {user or 'the master'}, {len(names)} daemons"
         starts, stops, terms = [], [], []
         try:
             for _ in range(rounds):
