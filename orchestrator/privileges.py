@@ -103,7 +103,7 @@ def problems(config: Config, settings: DaemonSettings) -> list[str]:
     except AccountError as exc:
         return [f"{config.source}: {exc}"]
     where = f"{config.source}: [daemons] [[{settings.name}]] user = {settings.user!r}"
-    needs = [(Path(sys.executable), "the Python interpreter", dict(read=True, execute=True)),
+    needs = [(Path(sys.executable).resolve(), "the Python interpreter", dict(read=True, execute=True)),
              (Path(os.__file__).parent, "the Python standard library", dict(read=True, execute=True)),
              (Path(sys.prefix), "the Python environment", dict(read=True, execute=True)),
              (Path(daemons.__file__).parent.parent, "the edeposit-amqpd code", dict(read=True, execute=True)),
@@ -116,12 +116,17 @@ def problems(config: Config, settings: DaemonSettings) -> list[str]:
     needs += [(Path(path), "python_path", dict(read=True, execute=True)) for path in settings.python_path]
     if settings.directory:
         needs.append((Path(settings.directory), "directory", dict(execute=True)))
-    found = []
-    for path, what, access in needs:
+    found: list[str] = []
+    for number, (path, what, access) in enumerate(needs):
+        if number < 4 and found:
+            continue  # one line for the code it runs: the fix is the same
         if path.exists() and not may(path, who, **access):
+            fix = ("install edeposit-amqpd where that user can read it (e.g. under /opt), let it pass the "
+                   "directories above (`chmod o+x`), or set `user =` empty to keep the daemons with the "
+                   "master's user") if number < 4 else "give it access (`chmod o+x` on the directories above, " \
+                "or make it the owner of a file only it needs)"
             found.append(f"{where}: that user cannot {'read' if access.get('read') else 'reach'} {what} {path}; "
-                         f"give it access (e.g. `chmod o+x` on the directories above, or `chown` a file "
-                         f"only it needs)")
+                         f"{fix}")
     return found
 
 

@@ -92,6 +92,19 @@ def test_check_config_names_a_group_the_user_is_not_in(root_dir: Path, account: 
             f"add it (`usermod -aG root {account.pw_name}`)") in done.stderr
 
 
+def test_check_config_names_a_directory_the_user_cannot_read(root_dir: Path, account: Any) -> None:
+    private = root_dir / "private"
+    private.mkdir(mode=0o700)
+    ini = root_dir / "amqpd.ini"
+    ini.write_text(f"[orchestrator]\nstate_dir = {root_dir / 'state'}\nuser = {account.pw_name}\n[daemons]\n"
+                   f"  [[calibre]]\n  python_path = {private}\n")
+    done = run_cli(ini, "check-config")
+    assert done.returncode == 2
+    assert (f"[daemons] [[calibre]] user = {account.pw_name!r}: that user cannot read python_path {private}; "
+            f"give it access") in done.stderr
+    assert done.stderr.count("cannot read") == 1, "the other daemons' users reach everything"
+
+
 def uid_of(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("Uid:"):
