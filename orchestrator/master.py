@@ -14,7 +14,7 @@ import time
 import xmlrpc.client
 
 from daemons.common.processes import pid_alive
-from orchestrator import launch
+from orchestrator import launch, privileges
 from orchestrator import reload as reload_module
 from orchestrator import status as status_module
 from orchestrator.config import Config
@@ -158,10 +158,11 @@ def _one(config: Config, name: str, action: str) -> int:
             _group_call("stopProcessGroup", name, client, True)
         if action in ("start", "restart"):
             launch.refuse_old_script_daemons(config, [config.daemon(name)])
+            privileges.prepare(config, config.daemon(name))  # its directories may have gone meanwhile
             store.clear_crash_loop(name)
             _group_call("startProcessGroup", name, client, False)
             launch.wait_settled(client, [name], launch.settle_timeout(config))
-    except MasterError as exc:
+    except (MasterError, privileges.AccountError) as exc:
         return fail(str(exc))
     report = status_module.collect(config, [name], with_queues=False)
     print(status_module.render_table(config, report).split("\n", 2)[-1])
