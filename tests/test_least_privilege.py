@@ -105,6 +105,36 @@ def test_check_config_names_a_directory_the_user_cannot_read(root_dir: Path, acc
     assert done.stderr.count("cannot read") == 1, "the other daemons' users reach everything"
 
 
+def test_a_root_master_hands_each_daemon_its_directories_with_its_group(root_dir: Path, account: Any) -> None:
+    import grp
+
+    from orchestrator import privileges
+
+    group = f"edgrp{uuid.uuid4().hex[:6]}"
+    subprocess.run(["groupadd", "--system", group], check=True, capture_output=True)
+    try:
+        subprocess.run(["usermod", "-aG", group, account.pw_name], check=True, capture_output=True)
+        state = root_dir / "state"
+        old = state / "storage" / "old" / "catalog.sqlite"  # left by an earlier master that ran it as root
+        old.parent.mkdir(parents=True)
+        old.write_text("")
+        ini = root_dir / "amqpd.ini"
+        ini.write_text(f"[orchestrator]\nstate_dir = {state}\nuser = {account.pw_name}\ngroup = {group}\n")
+        config = load(ini)
+        settings = config.daemon("storage")
+        privileges.prepare(config, settings)
+        gid = grp.getgrnam(group).gr_gid
+        owned = (state / "storage", old.parent, old, state / "inflight" / "storage", state / "notes" / "storage.txt")
+        for path in owned:
+            assert (path.stat().st_uid, path.stat().st_gid) == (account.pw_uid, gid), path
+        for shared in (state, state / "inflight", state / "notes", state / "run"):
+            assert shared.stat().st_uid == 0, shared
+        assert (state / "run" / "storage.owner").stat().st_uid == 0, "the worker only reads its owner lock"
+        assert privileges.problems(config, settings) == []
+    finally:
+        subprocess.run(["groupdel", group], check=False, capture_output=True)
+
+
 def uid_of(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("Uid:"):
