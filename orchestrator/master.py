@@ -67,6 +67,9 @@ def run_foreground(config: Config) -> int:
                 _stop_master(MasterClient(files), child, config.orchestrator.stopwaitsecs)
                 return child.wait()
     finally:
+        # The master is down: a late or second TERM (an impatient operator) must not turn exit 0 into -15.
+        for late in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(late, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, wanted)
 
 

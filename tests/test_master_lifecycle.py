@@ -290,6 +290,10 @@ def test_run_keeps_the_master_in_the_foreground_and_term_ends_it_with_its_childr
         assert parent_of(supervisord) == foreground.pid, "run keeps supervisord as its child"
         children = master.process_pids()
         foreground.send_signal(signal.SIGTERM)
+        wait_for(lambda: not any(pid_alive(pid) for pid in children - {supervisord}) or foreground.poll() is not None,
+                 timeout=30, what="the daemons to stop")
+        if foreground.poll() is None:
+            foreground.send_signal(signal.SIGTERM)  # an impatient second TERM changes nothing
         assert foreground.wait(timeout=30) == 0
         assert not any(pid_alive(pid) for pid in children | {supervisord})
     finally:
