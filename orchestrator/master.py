@@ -13,7 +13,7 @@ import sys
 import time
 import xmlrpc.client
 
-from daemons.common.processes import pid_alive
+from daemons.common.processes import pid_running
 from orchestrator import launch, privileges
 from orchestrator import reload as reload_module
 from orchestrator import status as status_module
@@ -126,7 +126,7 @@ def stop_all(config: Config) -> int:
     except (OSError, xmlrpc.client.Error) as exc:
         return fail(f"cannot ask the master (pid {pid}) to stop: {exc}")
     deadline = time.monotonic() + config.orchestrator.stopwaitsecs + 15
-    while pid_alive(pid):
+    while pid_running(pid):
         if time.monotonic() > deadline:
             return fail(f"the master (pid {pid}) is still running after {config.orchestrator.stopwaitsecs + 15} s")
         time.sleep(0.05)

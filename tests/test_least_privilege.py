@@ -22,7 +22,7 @@ from daemons.aleph import handler as aleph
 from daemons.aleph_link_export import handler as link_export
 from daemons.antivirus import handler as antivirus
 from daemons.calibre import handler as calibre
-from daemons.common.processes import pid_alive
+from daemons.common.processes import pid_running
 from daemons.downloader import handler as downloader
 from daemons.ftp_manager import handler as ftp_manager
 from daemons.harvester import handler as harvester
@@ -246,7 +246,7 @@ def test_every_builtin_daemon_serves_a_request_as_the_unprivileged_user(root_dir
         notes = {path.name: path.stat().st_uid for path in (state / "notes").iterdir()}
         assert set(notes.values()) == {uid}
         pids = list(workers.values())
-    assert not any(pid_alive(pid) for pid in pids)
+    assert not any(pid_running(pid) for pid in pids)
     wait_for(lambda: not client.is_running(), timeout=10, what="the master to stop")
 
 

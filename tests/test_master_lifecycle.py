@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from daemons.common.processes import pid_alive
+from daemons.common.processes import pid_alive, pid_running
 from daemons.rpc.client import RPCClient
 from daemons.rpc.wire import StructureRegistry
 from daemons.testing import BROKER, wait_for, write_config
@@ -74,7 +74,7 @@ class Master:
             self.process_pids()
             cli.main(["-c", str(self.config), "stop-all"])
         master_pid = self.files.master_pid()
-        leftovers = [pid for pid in self.seen_pids | {master_pid or 0} if pid and pid_alive(pid)]
+        leftovers = [pid for pid in self.seen_pids | {master_pid or 0} if pid and pid_running(pid)]
         for pid in leftovers:
             os.kill(pid, signal.SIGKILL)
         assert not leftovers, f"processes left running after the test: {leftovers}"
