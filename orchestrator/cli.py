@@ -133,7 +133,9 @@ def _worker(config: Config, name: str, log_level: str) -> int:
 
 def _check_config(config: Config) -> int:
     """Besides the INI itself, import every enabled handler and validate its options."""
-    problems = []
+    from orchestrator.spawn_checks import problems as spawn_problems
+
+    problems = spawn_problems(config, config.enabled)  # users, python_path, directory
     for settings in config.enabled:
         try:
             validate_options(settings.name, settings.options, options_spec(settings))

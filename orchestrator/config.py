@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,6 +36,10 @@ class OrchestratorSettings:
     crash_window: int = 60
     log_max_bytes: int = 10 * 1024 * 1024
     log_backups: int = 5
+    # The user every daemon runs as when the master runs as root ("": the master's own), and the group
+    # of the daemons' directories ("": that user's primary group). A daemon's section may set its own.
+    user: str = "edeposit"
+    group: str = ""
 
 
 @dataclass
@@ -150,7 +155,7 @@ def _build(obj: ConfigObj, source: str, warnings: list[str]) -> Config:
     orchestrator = OrchestratorSettings(state_dir=state_dir, log_dir=log_dir, **orch)
     ftp = dict(obj["ftp"])
     daemons = {
-        name: _daemon(name, section, state_dir, ftp, source, queue_type)
+        name: _daemon(name, section, orchestrator, ftp, source, queue_type)
         for name, section in obj["daemons"].items()
     }
     return Config(
@@ -197,8 +202,9 @@ def _password(section: Any, source: str) -> str:
         raise ConfigError(f"{source}: [amqp] password_file = {path!r}: cannot read it: {exc.strerror}") from exc
 
 
-def _daemon(name: str, section: Any, state_dir: Path, ftp: dict[str, Any], source: str,
+def _daemon(name: str, section: Any, orch: OrchestratorSettings, ftp: dict[str, Any], source: str,
             queue_type: str | None = None) -> DaemonSettings:
+    state_dir = orch.state_dir
     values = _set(section)
     if queue_type and "queue_type" not in values:
         values["queue_type"] = queue_type  # [amqp] queue_type is every daemon's default
@@ -208,7 +214,9 @@ def _daemon(name: str, section: Any, state_dir: Path, ftp: dict[str, Any], sourc
         for key in ("log_file", "log_format"):
             if key in values:
                 options.setdefault(key, values.pop(key))
-    values["structures"] = tuple(values.get("structures", ()))
+    for key in ("structures", "environment", "python_path"):
+        values[key] = tuple(values.get(key, ()))
+    _check_process_keys(name, values, source)
     template = BUILTIN_DAEMONS.get(name)
     if template is None:
         missing = [key for key in _REQUIRED_CUSTOM_KEYS if not values.get(key)]
@@ -220,8 +228,27 @@ def _daemon(name: str, section: Any, state_dir: Path, ftp: dict[str, Any], sourc
         template = DaemonSettings(name=name, handler=values["handler"], vhost=values["vhost"],
                                   exchange=values["exchange"])
     data_dir = Path(options.get("data_dir") or state_dir / name)
+    values.setdefault("user", template.user or orch.user)
+    values.setdefault("group", template.group or orch.group)
     return replace(template, **values, options=options, data_dir=data_dir, state_dir=state_dir,
                    shared={"ftp": ftp})
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_process_keys(name: str, values: dict[str, Any], source: str) -> None:
+    """`environment` entries are KEY=value; `python_path` and `directory` are absolute paths."""
+    where = f"{source}: [daemons] [[{name}]]"
+    for entry in values["environment"]:
+        key, sep, value = entry.partition("=")
+        if not sep or not _ENV_NAME.fullmatch(key) or '"' in value:
+            raise ConfigError(f"{where} environment = {entry!r}: expected KEY=value (KEY of letters, digits and _; "
+                              f"no \" in the value; quote a value that holds a comma)")
+    for key, paths in (("python_path", values["python_path"]), ("directory", [values.get("directory") or "/"])):
+        for path in paths:
+            if not Path(path).is_absolute():
+                raise ConfigError(f"{where} {key} = {path!r}: expected an absolute directory")
 
 
 def _where(sections: list[str]) -> str:

@@ -4,6 +4,7 @@ listener and its input queue from the broker, as a table or as the JSON list of 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from daemons.rpc.nodes import connected_node
+from daemons.rpc import health
 from daemons.rpc.settings import DaemonSettings
 from orchestrator.broker_checks import BrokerUnreachable, queue_states
 from orchestrator.config import Config
@@ -106,6 +108,8 @@ def collect(config: Config, names: Sequence[str] = (), with_queues: bool = True)
         by_group = {}
         for info in client.processes():
             by_group.setdefault(info["group"], []).append(info)
+    if by_group is not None:
+        _refresh_notes(chosen, by_group)
     now = time.time()
     rows = [
         _daemon_status(s, None if by_group is None else by_group.get(s.name, []), store, files, now)
@@ -115,6 +119,16 @@ def collect(config: Config, names: Sequence[str] = (), with_queues: bool = True)
     if with_queues:
         _add_queue_states(config, chosen, report)
     return report
+
+
+def _refresh_notes(chosen: list[DaemonSettings], by_group: dict[str, list[dict[str, Any]]]) -> None:
+    """Running workers recheck their notes now: a fixed problem's note is gone, a new one shown (daemons.rpc.health)."""
+    notes = []
+    for settings in chosen:
+        workers = [info["pid"] for info in by_group.get(settings.name, []) if info["statename"] == "RUNNING"]
+        if workers and settings.is_rpc:
+            notes.append((settings.health_note_path, workers))
+    health.refresh(notes)
 
 
 def _add_queue_states(config: Config, chosen: list[DaemonSettings], report: Report) -> None:
@@ -145,7 +159,11 @@ def _value(value: Any) -> str:
 def render_table(config: Config, report: Report) -> str:
     """A readable table; errors and notes on indented lines under their daemon."""
     lines = [f"config: {config.source}"]
-    if report.master_pid is None:
+    credentials = MasterFiles.for_config(config).credentials
+    if report.master_pid is None and credentials.exists() and not os.access(credentials, os.R_OK):
+        lines.append(f"master: cannot tell: {credentials}, the control socket's credentials, is readable only by "
+                     f"the master's user; run this command as that user (e.g. root)")
+    elif report.master_pid is None:
         lines.append("master: not running (start it with `edeposit-amqpd start-all`)")
     else:
         lines.append(f"master: running (pid {report.master_pid})")

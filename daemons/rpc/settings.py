@@ -118,6 +118,13 @@ class DaemonSettings:
     structures: tuple[str, ...] = ()
     extra_exchanges: tuple[str, ...] = ()
     options: dict[str, Any] = field(default_factory=dict)
+    # Who runs the worker ("" or "root": the master's own user) and the group of its directories.
+    user: str = ""
+    group: str = ""
+    environment: tuple[str, ...] = ()  # KEY=value, added to the worker's environment
+    python_path: tuple[str, ...] = ()  # directories searched first for the handler's modules
+    directory: str = ""  # the worker's working directory ("": the master's)
+    health_interval: float = 60.0  # seconds between two rechecks of the handler's health() note
     data_dir: Path = Path(".")
     state_dir: Path = Path(".")
     shared: dict[str, Any] = field(default_factory=dict)
