@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from daemons.rpc.nodes import connected_node
 from daemons.rpc import health
+from daemons.rpc.nodes import connected_node
 from daemons.rpc.settings import DaemonSettings
 from orchestrator.broker_checks import BrokerUnreachable, queue_states
 from orchestrator.config import Config
