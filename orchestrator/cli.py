@@ -119,6 +119,7 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
 def _worker(config: Config, name: str, log_level: str) -> int:
     from daemons.rpc.daemonize import OwnedElsewhere
     from daemons.rpc.runner import run
+    from daemons.rpc.topology import QueueTypeMismatch
     from orchestrator.ownership import claim_for_worker
 
     settings = config.daemon(name)
@@ -130,13 +131,18 @@ def _worker(config: Config, name: str, log_level: str) -> int:
         return EXIT_FAILED
     try:
         return run(settings, config.amqp)
+    except QueueTypeMismatch as exc:
+        logging.getLogger(f"edeposit.{name}").error("%s", exc)
+        return EXIT_FAILED
     finally:
         os.close(owner)
 
 
 def _check_config(config: Config) -> int:
     """Besides the INI itself, import every enabled handler and validate its options."""
-    problems = []
+    from orchestrator.spawn_checks import problems as spawn_problems
+
+    problems = spawn_problems(config, config.enabled)  # users, python_path, directory
     for settings in config.enabled:
         try:
             validate_options(settings.name, settings.options, options_spec(settings))
@@ -156,18 +162,19 @@ def _check_config(config: Config) -> int:
 
 
 def _schema(config: Config, name: str) -> int:
+    from daemons.rpc.topology import QueueTypeMismatch
     from daemons.rpc.vhosts import VhostError
     from orchestrator import schema
 
     daemons = list(config.daemons.values()) if name == "all" else [config.daemon(name)]
     try:
         schema.create(config, daemons)
-    except VhostError as exc:
+    except (VhostError, QueueTypeMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:
         logging.getLogger("edeposit").debug("schema failed", exc_info=True)
-        print(f"error: cannot reach the broker at {config.amqp.host}:{config.amqp.port}: {type(exc).__name__} {exc}",
+        print(f"error: cannot reach the broker at {config.amqp.where}: {type(exc).__name__} {exc}",
               file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK

@@ -153,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _die_with_parent()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     files = MasterFiles(args.state_dir, args.log_dir)
-    proxy = xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=UnixSocketTransport(files.socket))
+    proxy = xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=UnixSocketTransport.for_master(files))
     rpc = proxy.supervisor
     watcher = Watcher(RecordStore(files.records), CrashWindow(args.crash_limit, args.crash_window),
                       rpc, files.master_log)

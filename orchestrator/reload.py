@@ -6,7 +6,7 @@ import sys
 import xmlrpc.client
 
 from daemons.rpc.settings import DaemonSettings
-from orchestrator import reload_plan
+from orchestrator import reload_plan, spawn_checks
 from orchestrator.config import Config
 from orchestrator.control import MASTER_PROGRAMS, MasterClient, MasterFiles
 from orchestrator.launch import (
@@ -61,6 +61,9 @@ def _reload_problems(config: Config, files: MasterFiles) -> list[str]:
         old_conf = files.conf.read_text()
     except OSError:
         old_conf = ""
+    spawn = spawn_checks.problems(config, config.enabled)
+    if spawn:
+        return spawn
     try:
         new_conf = render(config, files)
     except SocketPathTooLong as exc:

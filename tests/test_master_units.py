@@ -4,6 +4,7 @@ own parser), exit-reason extraction, crash-loop counting and the listener's book
 from __future__ import annotations
 
 import dataclasses
+import pwd
 import shlex
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,38 @@ def test_control_is_a_private_unix_socket_in_state_dir_and_nothing_listens_on_tc
     assert server["section"] == "unix_http_server"
     assert server["file"] == str(state_dir / "supervisor.sock")
     assert server["chmod"] == 0o700
+
+
+def test_the_control_socket_wants_the_credentials_of_this_start(tmp_path: Path, state_dir: Path) -> None:
+    from orchestrator.control import new_credentials
+
+    user, password = new_credentials(MasterFiles(state_dir, state_dir / "log"))
+    parsed = parsed_by_supervisord(tmp_path, {"one": ECHO}, state_dir)
+    [server] = parsed["options"].server_configs
+    assert (server["username"], server["password"]) == (user, password)
+    assert (state_dir / "control.auth").stat().st_mode & 0o077 == 0
+
+
+def test_a_root_master_runs_each_daemon_as_its_user_in_its_directory_with_its_environment(
+        tmp_path: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    daemons = {"one": {**ECHO, "user": "nobody", "directory": tmp_path, "environment": '"A=1, 2", B=%x'},
+               "two": {**ECHO, "exchange": "echo2", "user": "root"}}
+    parsed = parsed_by_supervisord(tmp_path, daemons, state_dir)
+    [one], [two] = parsed["groups"]["one"].process_configs, parsed["groups"]["two"].process_configs
+    assert (one.uid, one.directory) == (pwd.getpwnam("nobody").pw_uid, str(tmp_path))
+    assert {k: one.environment[k] for k in ("A", "B", "USER", "HOME")} == {
+        "A": "1, 2", "B": "%x", "USER": "nobody", "HOME": pwd.getpwnam("nobody").pw_dir}
+    assert two.uid is None, "root: the master's own user"
+    assert "\nuser = root\n" in (tmp_path / "supervisord.conf").read_text(), "no CRIT about running as root"
+
+
+def test_a_master_that_is_not_root_runs_every_daemon_as_its_own_user(
+        tmp_path: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    parsed = parsed_by_supervisord(tmp_path, {"one": {**ECHO, "user": "no-such-user"}}, state_dir)
+    [one] = parsed["groups"]["one"].process_configs
+    assert one.uid is None and "USER" not in (one.environment or {})
 
 
 def test_logs_are_one_per_worker_in_log_dir_rotated_by_size(tmp_path: Path, state_dir: Path) -> None:

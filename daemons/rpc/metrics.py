@@ -138,11 +138,11 @@ def reconnect() -> None:
         _sink.reconnects.inc()
 
 
-def connected(params: Any) -> None:
-    """Connected to the node `params` (pika ConnectionParameters) names."""
+def connected(node: str) -> None:
+    """Connected to the broker node `node` (`host:port`, daemons.rpc.nodes.label)."""
     if _sink is not None:
         disconnected()
-        _sink.current_node = f"{params.host}:{params.port}"
+        _sink.current_node = node
         _sink.node.labels(**_sink.me, node=_sink.current_node).set(1)
 
 

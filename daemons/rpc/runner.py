@@ -10,7 +10,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-from daemons.rpc import logs, metrics
+from daemons.rpc import health, logs, metrics, process_env
 from daemons.rpc.loader import import_service, load_handler
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from daemons.rpc.worker import SessionLost, Worker
@@ -48,23 +48,12 @@ class LatePublisher:
         self.target(value, routing_key, **more)
 
 
-def record_health(settings: DaemonSettings, health: Callable[[], str | None], log: logging.Logger) -> None:
-    """Save the handler's `health()` note (e.g. "clamd not found: apt-get install clamav-daemon") for `status`."""
-    path = settings.health_note_path
-    note = health()
-    if note:
-        log.warning("back end problem: %s", note)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(note + "\n")
-    else:
-        path.unlink(missing_ok=True)
-
-
 def run(settings: DaemonSettings, amqp: AMQPSettings) -> int:
     """Load the handler and serve until stopped; the exit code for the process."""
     log = logging.getLogger(f"edeposit.{settings.name}")
     if os.environ.get(EXIT_WITH_PARENT_ENV) == "1":
         exit_with_parent()
+    process_env.apply(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if not settings.is_rpc:
         # A publisher such as ftp_monitor: its callable takes the settings and runs until stopped.
@@ -74,7 +63,7 @@ def run(settings: DaemonSettings, amqp: AMQPSettings) -> int:
     metrics.setup(settings.name)
     publisher = LatePublisher()
     handler = load_handler(settings, log, publish=publisher)
-    record_health(settings, handler.hooks.health, log)
+    health.watch(settings, handler.hooks.health, log)
     worker = Worker(settings, amqp, handler, log)
     publisher.target = worker.publish
     worker.install_signal_handlers()

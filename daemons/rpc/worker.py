@@ -23,12 +23,12 @@ from typing import Any
 import pika
 import pika.exceptions
 
-from daemons.rpc import answers, metrics, topology
+from daemons.rpc import answers, metrics, nodes, topology
 from daemons.rpc.backoff import Backoff
 from daemons.rpc.coalescing import CoalescingSelectConnection
 from daemons.rpc.handler import Request, done_serving, serving
 from daemons.rpc.loader import LoadedHandler
-from daemons.rpc.poison import PoisonTracker
+from daemons.rpc.poison import PoisonTracker, broker_says_poison, delivery_count
 from daemons.rpc.session import RECOVERABLE, ConnectionKeeper, Session, SessionLost
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from daemons.rpc.wire import deserialize
@@ -133,9 +133,10 @@ class Worker:
         return 0
 
     def _serve_session(self) -> None:
-        params = self.amqp.parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name}")
+        params = self.amqp.node_parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name}")
         # One write per answer instead of one per frame (daemons/rpc/coalescing.py).
-        connection = pika.BlockingConnection(params, _impl_class=CoalescingSelectConnection)
+        connection, node = nodes.open_first(params, _impl_class=CoalescingSelectConnection)
+        report = nodes.NodeReport(self.settings.state_dir, self.settings.name)
         keeper: ConnectionKeeper | None = None
         try:
             channel = connection.channel()
@@ -148,11 +149,14 @@ class Worker:
             consumer_tag = channel.basic_consume(self.settings.input_queue, on_message_callback=self._on_message)
             self._backoff.reset()
             self._change_state(WorkerState.CONSUMING)
-            metrics.connected(params)
-            self.log.info("consuming %s on vhost %s", self.settings.input_queue, self.settings.vhost)
+            report.connected(nodes.label(node))
+            metrics.connected(nodes.label(node))
+            self.log.info("consuming %s on vhost %s at node %s", self.settings.input_queue, self.settings.vhost,
+                          nodes.label(node))
             self._consume(session, keeper, consumer_tag)
             connection.close()
         finally:
+            report.disconnected()
             metrics.disconnected()
             self._session = self._keeper = None
             self._known_exchanges.clear()
@@ -235,10 +239,13 @@ class Worker:
             return
 
         key = self.poison.key(job.body, properties)
-        redelivered = bool(job.method.redelivered)
-        deaths = self.poison.begin(key, redelivered)
+        quorum = self.settings.queue_type == "quorum"  # the broker counts deliveries (daemons/rpc/poison.py)
+        redelivered = bool(job.method.redelivered) and not quorum
+        deaths = delivery_count(properties) if quorum else self.poison.begin(key, redelivered)
+        poisoned = (broker_says_poison(properties, self.settings.delivery_limit) if quorum
+                    else self.poison.is_poison(deaths))
         try:
-            if self.poison.is_poison(deaths):
+            if poisoned:
                 self.log.error("message UUID=%r killed the worker %d times; answering with an error", uuid, deaths)
                 poison = PoisonMessageError(
                     f"this message killed the {self.settings.name} worker {deaths} times; it was not run again"
