@@ -6,11 +6,12 @@ the saved (confirmed) offsets and the log's size, so they stay true while the mo
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from daemons.rpc.metrics import enabled, process_label
+from daemons.rpc.metrics import MULTIPROC_ENV, enabled, process_label
 
 
 class MonitorMetrics:
@@ -36,6 +37,7 @@ _sink: MonitorMetrics | None = None
 def setup(daemon: str) -> None:
     global _sink
     if enabled():
+        os.makedirs(os.environ[MULTIPROC_ENV], exist_ok=True)
         _sink = MonitorMetrics(daemon)
 
 

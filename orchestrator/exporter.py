@@ -38,16 +38,33 @@ LAST_RECORD = "edeposit_ftp_monitor_last_record_timestamp_seconds"
 _LIVE_FILE = re.compile(r"^gauge_live\w*?_(\d+)\.db$")
 
 
+def daemon_dirs(path: Path) -> list[Path]:
+    """`<metrics_dir>/<daemon>/`: each daemon writes in its own, owned by its user."""
+    return sorted(child for child in path.iterdir() if child.is_dir()) if path.is_dir() else []
+
+
 def forget_dead_processes(path: Path) -> list[int]:
     """Drop the live gauges (messages in hand, broker connected) of workers that died; their counters stay."""
     dead = set()
-    for file in path.glob("gauge_live*.db"):
-        match = _LIVE_FILE.match(file.name)
-        if match and not pid_alive(int(match[1])):
-            dead.add(int(match[1]))
-    for pid in dead:
-        mark_process_dead(pid, str(path))
+    for directory in daemon_dirs(path):
+        for file in directory.glob("gauge_live*.db"):
+            match = _LIVE_FILE.match(file.name)
+            if match and not pid_alive(int(match[1])):
+                dead.add(int(match[1]))
+                mark_process_dead(int(match[1]), str(directory))
     return sorted(dead)
+
+
+def worker_families(path: Path) -> list[Metric]:
+    """What every daemon's workers wrote, one family per metric name across the daemons' directories."""
+    merged: dict[str, Metric] = {}
+    for directory in daemon_dirs(path):
+        for family in MultiProcessCollector(None, str(directory)).collect():
+            if family.name in merged:
+                merged[family.name].samples.extend(family.samples)
+            else:
+                merged[family.name] = family
+    return list(merged.values())
 
 
 class QueueCache:
@@ -90,7 +107,6 @@ class FleetCollector:
         self.files = MasterFiles.for_config(config)
         self.metrics_dir = config.orchestrator.metrics_dir
         self.queues = queues or QueueCache(config, config.orchestrator.metrics_queue_interval)
-        self._workers = MultiProcessCollector(None, str(self.metrics_dir))
         # One scrape at a time: a dead worker's files removed by one must not vanish under another's reading.
         self._lock = threading.Lock()
 
@@ -104,7 +120,7 @@ class FleetCollector:
         self.metrics_dir.mkdir(parents=True, exist_ok=True)
         forget_dead_processes(self.metrics_dir)
         last_records: list[tuple[dict[str, str], float]] = []
-        for family in self._workers.collect():
+        for family in worker_families(self.metrics_dir):
             if family.name == LAST_RECORD:
                 last_records = [(dict(s.labels), s.value) for s in family.samples if s.value > 0]
             yield family

@@ -108,9 +108,12 @@ def prepare(config: Config) -> MasterFiles:
 
 
 def reset_metrics(path: Path) -> None:
-    """A new master counts from zero, as its records do: drop what the workers of an earlier one wrote."""
+    """A new master counts from zero, as its records do: drop what the workers of an earlier one wrote.
+
+    Each daemon writes in its own `<metrics_dir>/<name>/`, which its user owns (orchestrator.privileges).
+    """
     if path.is_dir():
-        for old in path.glob("*.db"):
+        for old in [*path.glob("*.db"), *path.glob("*/*.db")]:
             old.unlink(missing_ok=True)
     path.mkdir(parents=True, exist_ok=True)
 

@@ -136,9 +136,10 @@ def prepare(config: Config, settings: DaemonSettings) -> None:
         return
     who = account(settings)
     state_dir = config.orchestrator.state_dir
-    for shared in (state_dir, state_dir / "inflight", state_dir / "notes", state_dir / "run"):
+    metrics = config.orchestrator.metrics_dir
+    for shared in (state_dir, state_dir / "inflight", state_dir / "notes", state_dir / "run", metrics):
         shared.mkdir(parents=True, exist_ok=True)
-    for own in (settings.data_dir, state_dir / "inflight" / settings.name):
+    for own in (settings.data_dir, state_dir / "inflight" / settings.name, metrics / settings.name):
         own.mkdir(parents=True, exist_ok=True)
         _own_tree(own, who)
     note = settings.health_note_path

@@ -106,7 +106,7 @@ def _program(config: Config, files: MasterFiles, settings: DaemonSettings) -> st
     log = files.log_dir / (f"{settings.name}-" if many else settings.name)
     environment = _environment(config, settings)
     if orch.metrics_address is not None:
-        environment[MULTIPROC_ENV] = str(orch.metrics_dir)
+        environment[MULTIPROC_ENV] = str(orch.metrics_dir / settings.name)  # the daemon's user owns it
     return _section(f"program:{settings.name}", {
         **_process(settings),
         "command": _command(worker_command(config, settings.name)),

@@ -46,12 +46,10 @@ class Counts:
 
 def read_counts(metrics_dir: Any) -> dict[str, Counts]:
     """The workers' counters and handler-time buckets by daemon, from their multiprocess files."""
-    if not metrics_dir.is_dir():
-        return {}
-    from prometheus_client.multiprocess import MultiProcessCollector
+    from orchestrator.exporter import worker_families
 
     found: dict[str, Counts] = {}
-    for family in MultiProcessCollector(None, str(metrics_dir)).collect():
+    for family in worker_families(metrics_dir):
         for sample in family.samples:
             daemon = sample.labels.get("daemon")
             if daemon is None:

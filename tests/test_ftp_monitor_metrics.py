@@ -33,7 +33,8 @@ def test_counts_and_bytes_behind_follow_the_log_also_while_the_monitor_is_down(
     registry = build_registry(config)
     log = tmp_path / "extended.log"
     with SessionWriter(log) as session:
-        worker = WorkerProcess(path, "ftp_monitor", tmp_path / "worker.log", env={MULTIPROC_ENV: str(metrics_dir)})
+        env = {MULTIPROC_ENV: str(metrics_dir / "ftp_monitor")}
+        worker = WorkerProcess(path, "ftp_monitor", tmp_path / "worker.log", env=env)
         try:
             wait_for(lambda: "publishing to exchange" in worker.log(), 20, what="the monitor to connect")
             for n in range(30):

@@ -54,7 +54,7 @@ def test_metrics_add_the_exporter_and_each_worker_writes_under_state_dir_unless_
     [exporter] = parsed["groups"][EXPORTER_NAME].process_configs
     assert exporter.command.endswith(f"-m orchestrator.exporter -c {tmp_path / 'amqpd.ini'}")
     [one] = parsed["groups"]["one"].process_configs
-    assert one.environment["PROMETHEUS_MULTIPROC_DIR"] == str(state_dir / "metrics")
+    assert one.environment["PROMETHEUS_MULTIPROC_DIR"] == str(state_dir / "metrics" / "one")
     off = parsed_by_supervisord(tmp_path, {"one": ECHO}, state_dir, extra="metrics_listen =")
     assert EXPORTER_NAME not in off["groups"]
     [one] = off["groups"]["one"].process_configs

@@ -42,7 +42,7 @@ def test_poison_redeliveries_reconnects_and_the_in_hand_gauge_of_dead_workers(tm
     config = load(path)
     metrics_dir = config.orchestrator.metrics_dir
     metrics_dir.mkdir(parents=True)
-    env = {MULTIPROC_ENV: str(metrics_dir)}
+    env = {MULTIPROC_ENV: str(metrics_dir / "core")}
     registry = build_registry(config)
     me = {"daemon": "core", "process": "core"}
     for attempt in range(4):
@@ -72,4 +72,4 @@ def test_poison_redeliveries_reconnects_and_the_in_hand_gauge_of_dead_workers(tm
             worker.stop()
     samples = scrape(registry)
     assert value(samples, "edeposit_messages_in_hand", **me) is None  # no live worker: no live gauge
-    assert not list(metrics_dir.glob("gauge_live*.db"))
+    assert not list(metrics_dir.glob("*/gauge_live*.db"))

@@ -87,8 +87,12 @@ def setup(daemon: str) -> None:
     if enabled():
         from prometheus_client.multiprocess import mark_process_dead
 
-        # A dead worker that had our pid may have left live gauges (a message in hand): they are not ours.
-        mark_process_dead(os.getpid())
+        os.makedirs(os.environ[MULTIPROC_ENV], exist_ok=True)  # a daemon added by reload under a non-root master
+        try:
+            # A dead worker that had our pid may have left live gauges (a message in hand): they are not ours.
+            mark_process_dead(os.getpid())
+        except OSError:
+            pass  # left by another user; the exporter removes it
         _sink = WorkerMetrics(daemon, process_label(daemon))
 
 
