@@ -137,9 +137,11 @@ def prepare(config: Config, settings: DaemonSettings) -> None:
     who = account(settings)
     state_dir = config.orchestrator.state_dir
     metrics = config.orchestrator.metrics_dir
-    for shared in (state_dir, state_dir / "inflight", state_dir / "notes", state_dir / "run", metrics):
+    nodes = state_dir / "nodes"  # daemons.rpc.nodes.NodeReport: the node each process is connected to
+    for shared in (state_dir, state_dir / "inflight", state_dir / "notes", state_dir / "run", metrics, nodes):
         shared.mkdir(parents=True, exist_ok=True)
-    for own in (settings.data_dir, state_dir / "inflight" / settings.name, metrics / settings.name):
+    for own in (settings.data_dir, state_dir / "inflight" / settings.name, metrics / settings.name,
+                nodes / settings.name):
         own.mkdir(parents=True, exist_ok=True)
         _own_tree(own, who)
     note = settings.health_note_path

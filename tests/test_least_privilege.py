@@ -245,6 +245,9 @@ def test_every_builtin_daemon_serves_a_request_as_the_unprivileged_user(root_dir
             assert (state / name).stat().st_uid == uid, name
         notes = {path.name: path.stat().st_uid for path in (state / "notes").iterdir()}
         assert set(notes.values()) == {uid}
+        # Each unprivileged worker counted its request in files of its own directory.
+        counted = {path.parent.name for path in (state / "metrics").glob("*/counter_*.db") if path.stat().st_uid == uid}
+        assert counted >= set(BUILTIN_DAEMONS) - {"ftp_monitor"}
         pids = list(workers.values())
     assert not any(pid_running(pid) for pid in pids)
     wait_for(lambda: not client.is_running(), timeout=10, what="the master to stop")
