@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     tail.add_argument("-n", "--lines", type=int, default=40, help="lines to show (default 40)")
     sub.add_parser("reload", help="apply an edited config: restart only the daemons that changed")
+    top = sub.add_parser("top", help="live view of every daemon (q quits)")
+    top.add_argument("--once", action="store_true", help="print one frame and exit")
+    top.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes (default 1)")
     sub.add_parser("check-config", help="validate the config (exit 0, or 2 with the errors)")
     schema = sub.add_parser("schema", help="create vhosts, exchanges, queues and bindings")
     schema_sub = schema.add_subparsers(dest="schema_command", required=True, metavar="ACTION")
@@ -86,6 +89,10 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
 
         print(render(config.daemon("ftp_monitor").options, config.ftp), end="")
         return EXIT_OK
+    if command == "top":
+        from orchestrator import top
+
+        return top.run(config, once=args.once, interval=args.interval)
     if command == "status":
         from orchestrator.status import status
 
@@ -116,7 +123,7 @@ def _worker(config: Config, name: str, log_level: str) -> int:
     from orchestrator.ownership import claim_for_worker
 
     settings = config.daemon(name)
-    setup_logging(log_level.upper())
+    setup_logging(log_level.upper(), config.orchestrator.log_format, name)
     try:
         owner = claim_for_worker(config, name)  # held until this process exits
     except OwnedElsewhere as exc:

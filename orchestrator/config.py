@@ -15,6 +15,7 @@ from validate import Validator
 from daemons.rpc.builtin import BUILTIN_DAEMONS
 from daemons.rpc.settings import AMQPSettings, DaemonSettings, parse_nodes
 from orchestrator import legacy_json
+from orchestrator.address import parse_listen
 from orchestrator.paths import CONFIG_ENV, SYSTEM_CONFIG, default_state_dir, packaged
 
 BUILTIN = "<built-in defaults>"
@@ -36,6 +37,19 @@ class OrchestratorSettings:
     crash_window: int = 60
     log_max_bytes: int = 10 * 1024 * 1024
     log_backups: int = 5
+    log_format: str = "text"
+    metrics_listen: str = "127.0.0.1:9464"
+    metrics_queue_interval: float = 10.0
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """Where the exporter listens, or None when metrics are off (docs/monitoring.rst)."""
+        return parse_listen(self.metrics_listen)
+
+    @property
+    def metrics_dir(self) -> Path:
+        """Where workers write their metric files (prometheus_client multiprocess mode)."""
+        return self.state_dir / "metrics"
     # The user every daemon runs as when the master runs as root ("": the master's own), and the group
     # of the daemons' directories ("": that user's primary group). A daemon's section may set its own.
     user: str = "edeposit"
@@ -153,6 +167,10 @@ def _build(obj: ConfigObj, source: str, warnings: list[str]) -> Config:
     state_dir = Path(orch.pop("state_dir", None) or default_state_dir()).expanduser()
     log_dir = Path(orch.pop("log_dir", None) or state_dir / "log").expanduser()
     orchestrator = OrchestratorSettings(state_dir=state_dir, log_dir=log_dir, **orch)
+    try:
+        parse_listen(orchestrator.metrics_listen)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: [orchestrator] metrics_listen = {orchestrator.metrics_listen!r}: {exc}") from None
     ftp = dict(obj["ftp"])
     daemons = {
         name: _daemon(name, section, orchestrator, ftp, source, queue_type)

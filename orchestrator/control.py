@@ -20,6 +20,10 @@ from typing import Any
 from daemons.common.atomic import write_atomically
 
 LISTENER_NAME = "edeposit-amqpd-events"
+# The metrics endpoint (orchestrator/exporter.py), a program of the master when metrics are on.
+EXPORTER_NAME = "edeposit-amqpd-metrics"
+# supervisord groups that are the master's own helpers, not daemons.
+MASTER_PROGRAMS = (LISTENER_NAME, EXPORTER_NAME)
 # Longest path a unix socket accepts (sun_path is 108 bytes including the final NUL).
 MAX_SOCKET_PATH = 107
 
@@ -63,6 +67,10 @@ class MasterFiles:
     @property
     def listener_log(self) -> Path:
         return self.log_dir / "events.log"
+
+    @property
+    def exporter_log(self) -> Path:
+        return self.log_dir / "metrics.log"
 
     def daemon_logs(self, name: str, processes: int) -> list[Path]:
         """One log per worker process: `<name>.log`, or `<name>-<n>.log` when `processes` > 1."""

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from daemons.common.atomic import write_atomically
 from daemons.rpc.runner import exit_with_parent
@@ -102,7 +103,16 @@ def prepare(config: Config) -> MasterFiles:
     store = RecordStore(files.records)
     store.reset()
     mark_log_offsets(store, files, config.enabled)
+    reset_metrics(config.orchestrator.metrics_dir)
     return files
+
+
+def reset_metrics(path: Path) -> None:
+    """A new master counts from zero, as its records do: drop what the workers of an earlier one wrote."""
+    if path.is_dir():
+        for old in path.glob("*.db"):
+            old.unlink(missing_ok=True)
+    path.mkdir(parents=True, exist_ok=True)
 
 
 def supervisord_command(files: MasterFiles, foreground: bool) -> list[str]:

@@ -16,7 +16,7 @@ from daemons.rpc.nodes import connected_node
 from daemons.rpc.settings import DaemonSettings
 from orchestrator.broker_checks import BrokerUnreachable, queue_states
 from orchestrator.config import Config
-from orchestrator.control import MasterClient, MasterFiles
+from orchestrator.control import EXPORTER_NAME, MasterClient, MasterFiles
 from orchestrator.records import RecordStore
 
 EXIT_OK = 0
@@ -47,6 +47,7 @@ class Report:
     daemons: list[DaemonStatus]
     master_pid: int | None
     broker_error: str | None = None
+    exporter_state: str | None = None  # the metrics endpoint's supervisord state, None when metrics are off
 
     @property
     def all_running(self) -> bool:
@@ -116,6 +117,8 @@ def collect(config: Config, names: Sequence[str] = (), with_queues: bool = True)
         for s in chosen
     ]
     report = Report(rows, master_pid)
+    if by_group is not None and EXPORTER_NAME in by_group:
+        report.exporter_state = by_group[EXPORTER_NAME][0]["statename"]
     if with_queues:
         _add_queue_states(config, chosen, report)
     return report
@@ -186,6 +189,10 @@ def render_table(config: Config, report: Report) -> str:
             lines.append(f"    last error: {daemon.last_error}")
         if daemon.note:
             lines.append(f"    note: {daemon.note}")
+    if report.exporter_state not in (None, "RUNNING", "STARTING"):
+        log = MasterFiles.for_config(config).exporter_log
+        lines.append(f"metrics: the endpoint ({config.orchestrator.metrics_listen}) is {report.exporter_state}; "
+                     f"see {log}")
     return "\n".join(lines)
 
 

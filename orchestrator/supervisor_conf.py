@@ -14,11 +14,12 @@ import shlex
 import sys
 from typing import Any
 
+from daemons.rpc.metrics import MULTIPROC_ENV
 from daemons.rpc.runner import EXIT_WITH_PARENT_ENV
 from daemons.rpc.settings import DaemonSettings
 from orchestrator import privileges
 from orchestrator.config import BUILTIN, Config
-from orchestrator.control import LISTENER_NAME, MAX_SOCKET_PATH, MasterFiles, read_credentials
+from orchestrator.control import EXPORTER_NAME, LISTENER_NAME, MAX_SOCKET_PATH, MasterFiles, read_credentials
 
 SETTINGS_ENV = "EDEPOSIT_AMQPD_SETTINGS"
 
@@ -31,6 +32,7 @@ def fingerprint(config: Config, settings: DaemonSettings) -> str:
     """A digest of what the worker of `settings` reads: its section, [amqp], [ftp] and the config file."""
     payload = {
         "daemon": dataclasses.asdict(settings),
+        "log_format": config.orchestrator.log_format,
         "amqp": dataclasses.asdict(config.amqp),
         "ftp": config.ftp,
         "source": config.source,
@@ -45,6 +47,11 @@ def worker_command(config: Config, name: str) -> list[str]:
     if not config.source.startswith(BUILTIN):
         command += ["-c", config.source]
     return command + ["worker", name]
+
+
+def exporter_command(config: Config) -> list[str]:
+    command = [sys.executable, "-m", "orchestrator.exporter"]
+    return command + ([] if config.source.startswith(BUILTIN) else ["-c", config.source])
 
 
 def listener_command(config: Config) -> list[str]:
@@ -98,6 +105,8 @@ def _program(config: Config, files: MasterFiles, settings: DaemonSettings) -> st
     many = settings.processes > 1
     log = files.log_dir / (f"{settings.name}-" if many else settings.name)
     environment = _environment(config, settings)
+    if orch.metrics_address is not None:
+        environment[MULTIPROC_ENV] = str(orch.metrics_dir)
     return _section(f"program:{settings.name}", {
         **_process(settings),
         "command": _command(worker_command(config, settings.name)),
@@ -116,6 +125,27 @@ def _program(config: Config, files: MasterFiles, settings: DaemonSettings) -> st
         "stdout_logfile_maxbytes": orch.log_max_bytes,
         "stdout_logfile_backups": orch.log_backups,
         "environment": ",".join(f'{key}="{_escape(value)}"' for key, value in environment.items()),
+    })
+
+
+def _exporter(config: Config, files: MasterFiles) -> str:
+    """The metrics endpoint: restarted when it dies, never counted as a daemon."""
+    orch = config.orchestrator
+    return _section(f"program:{EXPORTER_NAME}", {
+        "command": _command(exporter_command(config)),
+        "autostart": "true",
+        "autorestart": "true",
+        "startsecs": 1,
+        "startretries": 3,
+        "priority": 2,
+        "stopsignal": "TERM",
+        "stopasgroup": "true",
+        "killasgroup": "true",
+        "redirect_stderr": "true",
+        "stdout_logfile": _escape_logfile(files.exporter_log),
+        "stdout_logfile_maxbytes": orch.log_max_bytes,
+        "stdout_logfile_backups": orch.log_backups,
+        "environment": f'PYTHONUNBUFFERED="1",{EXIT_WITH_PARENT_ENV}="1"',
     })
 
 
@@ -167,5 +197,7 @@ def render(config: Config, files: MasterFiles | None = None) -> str:
             "environment": f'PYTHONUNBUFFERED="1",{EXIT_WITH_PARENT_ENV}="1"',
         }),
     ]
+    if orch.metrics_address is not None:
+        parts.append(_exporter(config, files))
     parts += [_program(config, files, settings) for settings in config.enabled]
     return "\n".join(parts)

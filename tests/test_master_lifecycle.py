@@ -23,6 +23,7 @@ from daemons.testing import BROKER, wait_for, write_config
 from orchestrator import cli
 from orchestrator.config import load
 from orchestrator.control import MasterClient, MasterFiles
+from tests.conftest import free_port
 from tests.handlers import master_echo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +88,8 @@ def make_master(vhost: str, state_dir: Path, tmp_path: Path, monkeypatch: pytest
     masters: list[Master] = []
 
     def make(daemons: dict[str, dict[str, Any]], extra: str = "startsecs = 1") -> Master:
+        if "metrics_listen" not in extra:  # a port of its own, so masters of parallel test runs never collide
+            extra += f"\nmetrics_listen = 127.0.0.1:{free_port()}"
         config = write_config(tmp_path / "amqpd.ini", vhost, state_dir, daemons, extra=extra)
         master = Master(config, capfd)
         masters.append(master)
@@ -243,7 +246,7 @@ def test_master_killed_with_sigkill_leaves_no_child(make_master: Any) -> None:
     master = make_master({"one": echo_daemon(1), "two": echo_daemon(2, processes=2)})
     assert master.run("start-all")[0] == 0
     children = master.process_pids()
-    assert len(children) == 4  # three workers and the event listener
+    assert len(children) == 5  # three workers, the event listener and the metrics exporter
     os.kill(master.client.pid(), signal.SIGKILL)
     wait_for(lambda: not any(pid_alive(pid) for pid in children), timeout=10, what="the children to exit")
     assert master.status()[0] == 3

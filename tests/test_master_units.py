@@ -16,7 +16,7 @@ from supervisor.options import ServerOptions
 from daemons.testing import write_config
 from orchestrator import last_error
 from orchestrator.config import load
-from orchestrator.control import LISTENER_NAME, MasterFiles
+from orchestrator.control import EXPORTER_NAME, LISTENER_NAME, MasterFiles
 from orchestrator.crashloop import CrashWindow
 from orchestrator.listener import Watcher
 from orchestrator.records import RecordStore
@@ -42,10 +42,23 @@ def test_each_enabled_daemon_is_one_program_with_a_worker_per_process(tmp_path: 
     parsed = parsed_by_supervisord(tmp_path, {"one": ECHO, "many": {**ECHO, "processes": 3},
                                               "off": {**ECHO, "enabled": "false"}}, state_dir)
     groups = parsed["groups"]
-    assert set(groups) == {"one", "many", LISTENER_NAME}
+    assert set(groups) == {"one", "many", LISTENER_NAME, EXPORTER_NAME}
     assert [p.name for p in groups["many"].process_configs] == ["many_00", "many_01", "many_02"]
     [one] = groups["one"].process_configs
     assert one.command.endswith(f"-m orchestrator -c {tmp_path / 'amqpd.ini'} worker one")
+
+
+def test_metrics_add_the_exporter_and_each_worker_writes_under_state_dir_unless_turned_off(
+        tmp_path: Path, state_dir: Path) -> None:
+    parsed = parsed_by_supervisord(tmp_path, {"one": ECHO}, state_dir, extra="metrics_listen = 127.0.0.1:9999")
+    [exporter] = parsed["groups"][EXPORTER_NAME].process_configs
+    assert exporter.command.endswith(f"-m orchestrator.exporter -c {tmp_path / 'amqpd.ini'}")
+    [one] = parsed["groups"]["one"].process_configs
+    assert one.environment["PROMETHEUS_MULTIPROC_DIR"] == str(state_dir / "metrics")
+    off = parsed_by_supervisord(tmp_path, {"one": ECHO}, state_dir, extra="metrics_listen =")
+    assert EXPORTER_NAME not in off["groups"]
+    [one] = off["groups"]["one"].process_configs
+    assert "PROMETHEUS_MULTIPROC_DIR" not in one.environment
 
 
 def test_workers_stop_as_a_group_run_unbuffered_and_die_with_the_master(tmp_path: Path, state_dir: Path) -> None:

@@ -7,22 +7,20 @@ import gc
 import logging
 import os
 import signal
-import sys
 from collections.abc import Callable
 from typing import Any
 
-from daemons.rpc import health, process_env
+from daemons.rpc import health, logs, metrics, process_env
 from daemons.rpc.loader import import_service, load_handler
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from daemons.rpc.worker import SessionLost, Worker
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
 EXIT_WITH_PARENT_ENV = "EDEPOSIT_AMQPD_EXIT_WITH_PARENT"
 
 
-def setup_logging(level: str | int = "INFO") -> None:
-    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr, force=True)
-    logging.getLogger("pika").setLevel(logging.WARNING)
+def setup_logging(level: str | int = "INFO", log_format: str = "text", daemon: str | None = None) -> None:
+    """Text or JSON lines on stderr, each naming the request in hand (daemons/rpc/logs.py)."""
+    logs.setup(level, log_format, daemon)
 
 
 def exit_with_parent() -> None:
@@ -62,6 +60,7 @@ def run(settings: DaemonSettings, amqp: AMQPSettings) -> int:
         service = import_service(settings)
         log.info("starting %s (%s)", settings.name, settings.handler)
         return int(service(settings, amqp) or 0)
+    metrics.setup(settings.name)
     publisher = LatePublisher()
     handler = load_handler(settings, log, publish=publisher)
     health.watch(settings, handler.hooks.health, log)

@@ -23,7 +23,7 @@ from typing import Any
 import pika
 import pika.exceptions
 
-from daemons.rpc import answers, nodes, topology
+from daemons.rpc import answers, metrics, nodes, topology
 from daemons.rpc.backoff import Backoff
 from daemons.rpc.coalescing import CoalescingSelectConnection
 from daemons.rpc.handler import Request, done_serving, serving
@@ -119,6 +119,7 @@ class Worker:
                 except RECOVERABLE as exc:
                     if self._stop.is_set():
                         break
+                    metrics.reconnect()
                     delay = self._backoff.next_delay()
                     self._change_state(WorkerState.RECONNECTING)
                     self.log.warning(
@@ -149,12 +150,14 @@ class Worker:
             self._backoff.reset()
             self._change_state(WorkerState.CONSUMING)
             report.connected(nodes.label(node))
+            metrics.connected(nodes.label(node))
             self.log.info("consuming %s on vhost %s at node %s", self.settings.input_queue, self.settings.vhost,
                           nodes.label(node))
             self._consume(session, keeper, consumer_tag)
             connection.close()
         finally:
             report.disconnected()
+            metrics.disconnected()
             self._session = self._keeper = None
             self._known_exchanges.clear()
             self._inbox.clear()  # unacked: the broker redelivers them
@@ -204,6 +207,7 @@ class Worker:
 
     # -- one message ---------------------------------------------------------------------------
     def _handle(self, session: Session, keeper: ConnectionKeeper, job: Delivery) -> None:
+        in_hand = metrics.begin(job.method, job.properties)
         try:
             keeper.busy()
             self._process(session, job)
@@ -212,6 +216,7 @@ class Worker:
             raise
         finally:
             keeper.idle()
+            metrics.end(in_hand)
 
     def _process(self, session: Session, job: Delivery) -> None:
         properties = job.properties
@@ -222,12 +227,14 @@ class Worker:
 
         if uuid is None:
             self.log.warning("message without a UUID header (headers: %s); answering with an error", sorted(headers))
+            metrics.outcome("no_uuid")
             self._finish(session, job, answers.failure(MissingUUIDError("the request has no UUID header"), "", **reply))
             return
         if len(job.body) > self.settings.max_message_bytes:
             exc = MessageTooLargeError(
                 f"message of {len(job.body)} bytes exceeds max_message_bytes = {self.settings.max_message_bytes}"
             )
+            metrics.outcome("too_large")
             self._finish(session, job, answers.failure(exc, uuid, **reply))
             return
 
@@ -244,6 +251,7 @@ class Worker:
                     f"this message killed the {self.settings.name} worker {deaths} times; it was not run again"
                 )
                 answer = answers.failure(poison, uuid, **reply)
+                metrics.outcome("poison")
             else:
                 answer = self._call_handler(session, job, uuid, reply)
             self._finish(session, job, answer)
@@ -254,6 +262,7 @@ class Worker:
         def send_back(data: Any) -> None:
             answer = self._checked_size(answers.success(data, uuid, progress=True, **reply))
             session.run(lambda: self._publish_now(session, answer))
+            metrics.progress()
 
         started = time.monotonic()
         try:
@@ -269,6 +278,8 @@ class Worker:
         except Exception as exc:
             self.log.warning("UUID=%r: %s: %s", uuid, type(exc).__name__, exc)
             answer = answers.failure(exc, uuid, **reply)
+            metrics.outcome("error", exc)
+        metrics.handler_seconds(time.monotonic() - started)
         self.log.debug("UUID=%r handled in %.3f s", uuid, time.monotonic() - started)
         return answer
 
@@ -295,6 +306,7 @@ class Worker:
             session.channel.basic_ack(job.method.delivery_tag)
 
         session.run(publish_and_ack)
+        metrics.answered()
 
     def publish(self, value: Any, routing_key: str | None = None, exchange: str | None = None,
                 uuid: Any = "") -> None:
