@@ -85,8 +85,8 @@ def test_broker_delivery_count_drives_the_poison_rule() -> None:
     assert delivery_count(third) == 2 and broker_says_poison(third, 2) and not broker_says_poison(third, 3)
 
 
-def test_status_shows_the_node_of_each_worker() -> None:
-    config = SimpleNamespace(source="x.ini")
+def test_status_shows_the_node_of_each_worker(tmp_path: Path) -> None:
+    config = SimpleNamespace(source="x.ini", orchestrator=SimpleNamespace(state_dir=tmp_path, log_dir=tmp_path))
     report = Report([DaemonStatus("core", "RUNNING", True, pid=1, pids=[1, 2], consumers=2,
                                   nodes=["127.0.0.1:5672", "127.0.0.1:5673"])], master_pid=9)
     lines = render_table(config, report).splitlines()  # type: ignore[arg-type]
