@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import urllib.error
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from daemons.testing import publish, read_messages, wait_for
+from daemons.testing import publish, queue_state, read_messages, wait_for
 from tests.test_master_lifecycle import Master, echo_daemon, make_master  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -35,6 +36,14 @@ def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         for sample in family.samples:
             samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
     return samples
+
+
+def scrape_when_up(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """As `scrape`, but nothing while the exporter is still starting (start-all does not wait for it)."""
+    try:
+        return scrape(port)
+    except urllib.error.URLError:
+        return {}
 
 
 def value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float | None:
@@ -57,7 +66,8 @@ def test_scrape_counts_every_outcome_exactly_and_survives_a_kill_9(probe_master:
     master, port = probe_master
     assert master.run("start-all")[0] == 0
     me = {"daemon": "probe", "process": "probe"}
-    wait_for(lambda: value(scrape(port), "edeposit_process_up", **me) == 1, what="the exporter")
+    wait_for(lambda: value(scrape_when_up(port), "edeposit_process_up", **me) == 1, what="the exporter")
+    wait_for(lambda: queue_state(vhost, "probe_in")[1] == 1, what="the worker to consume")
     uuids = {kind: [f"{kind}-{uuid.uuid4().hex[:8]}" for _ in range(count)]
              for kind, count in (("ok", 4), ("progress", 2), ("fail", 3), ("big", 2))}
     for kind, names in uuids.items():

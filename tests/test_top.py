@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from daemons.testing import publish, wait_for
+from daemons.testing import publish, queue_state, wait_for
 from tests.test_master_lifecycle import Master
 from tests.test_metrics_endpoint import body, rabbitmqctl_depth
 
@@ -45,6 +45,7 @@ def test_top_shows_every_daemon_live_in_80x24_and_q_quits(probe_master: tuple[Ma
                                                          terminal: str, tmp_path: Path) -> None:
     master, port = probe_master
     assert master.run("start-all")[0] == 0
+    wait_for(lambda: queue_state(vhost, "probe_in")[1] == 1, what="the worker to consume")
     [pid] = master.pids("probe")
     stop = threading.Event()
     sender = threading.Thread(target=load, args=(vhost, stop), daemon=True)
@@ -81,6 +82,7 @@ def test_top_once_prints_one_frame_with_the_queue_the_broker_reports(probe_maste
                                                                       vhost: str) -> None:
     master, _ = probe_master
     assert master.run("start-all")[0] == 0
+    wait_for(lambda: queue_state(vhost, "probe_in")[1] == 1, what="the worker to declare its queue and consume")
     assert master.run("stop", "probe")[0] == 0
     for number in range(3):
         publish(vhost, "probe", "request", body(f"w{number}"), headers={"UUID": f"w{number}"})
