@@ -93,7 +93,9 @@ def test_scrape_counts_every_outcome_exactly_and_survives_a_kill_9(probe_master:
     assert value(samples, "edeposit_broker_connected", **me, node="127.0.0.1:5672") == 1
     assert value(samples, "edeposit_process_state", daemon="probe", process="probe", state="RUNNING") == 1
     assert value(samples, "edeposit_daemon_restarts_total", daemon="probe") == 0
-    assert value(samples, "edeposit_queue_consumers", daemon="probe", queue="probe_in") == 1
+    # Queue states are cached for metrics_queue_interval (1 s here): the first may predate the queue.
+    wait_for(lambda: value(scrape(port), "edeposit_queue_consumers", daemon="probe", queue="probe_in") == 1,
+             what="one consumer")
 
     # kill -9: the dead worker's counts stay, the new one adds to them, nothing is counted twice.
     [old_pid] = master.pids("probe")
