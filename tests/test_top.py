@@ -63,7 +63,7 @@ def test_top_shows_every_daemon_live_in_80x24_and_q_quits(probe_master: tuple[Ma
                              screen, re.MULTILINE)
 
         row = wait_for(lambda: (m := busy_row()) and float(m["rate"]) > 0 and float(m["errors"]) > 0 and m,
-                       timeout=30, what="a row with requests and errors per second")
+                       timeout=60, what="a row with requests and errors per second")
         assert row["consumers"] == "1"
         screen = tmux("capture-pane", "-p", "-t", terminal).splitlines()
         assert len(screen) <= 24 and max(len(line) for line in screen) <= 80
