@@ -15,7 +15,7 @@ from typing import Any
 
 from daemons.ftp_manager.users import SETTINGS_FLAGS, FtpUserError, PasswdFileError, home_of, load_user_settings
 from daemons.rpc.wire import serialize
-from ftp_monitor.importer import ImportSettings, finish_import, prepare_import
+from ftp_monitor.importer import ImportSettings, abandon_import, finish_import, prepare_import
 from ftp_monitor.pairing import PairingRules
 from ftp_monitor.records import LogRecord
 from ftp_monitor.structures import FileEvent
@@ -27,13 +27,15 @@ MAX_PENDING_RENAMES = 1000
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One message to publish; `after_confirm` runs once the broker confirmed it."""
+    """One message to publish; `after_confirm` runs once the broker confirmed it, `if_undelivered(why)` when
+    the publisher gave up on it (too large, or unroutable twice)."""
 
     routing_key: str
     body: bytes
     message_id: str
     after_confirm: Callable[[], None] | None = None
     old_style: bool = False  # for old consumers: also carries the UUID header
+    if_undelivered: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,12 @@ class RecordHandler:
             finally:
                 self._importing.discard(username)
 
+        def abandon(why: str) -> None:
+            try:
+                abandon_import(prepared, why, self.log)
+            finally:
+                self._importing.discard(username)
+
         return Outgoing(self.rules.import_key, serialize(prepared.request), message_id, after_confirm=finish,
-                        old_style=True)
+                        old_style=True, if_undelivered=abandon)
 
