@@ -23,6 +23,7 @@ from collections import Counter
 from typing import Any
 
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
+from ftp_monitor import metrics
 from ftp_monitor.events import Outgoing, RecordHandler
 from ftp_monitor.offsets import MonitorState, OffsetStore
 from ftp_monitor.options import MonitorOptions
@@ -76,6 +77,7 @@ class Monitor:
                                              mandatory_events=bool(options.event_queue))
         self.watcher = LogWatcher(options.log_file, self.wake, self.log)
         self.in_flight: collections.deque[Batch] = collections.deque()
+        metrics.setup(settings.name)
 
     def stop(self, *_: Any) -> None:
         """Give the batches in hand a few seconds to be confirmed and exit; safe from a signal handler."""
@@ -176,6 +178,7 @@ class Monitor:
 
     def _prepare(self, lines: list[Line]) -> Batch:
         outgoing = self._messages(lines)
+        metrics.records_read(self.counts["records"])
         hooks = [i for i, message in enumerate(outgoing) if message.after_confirm or message.if_undelivered]
         return Batch(outgoing, _Read(lines, dict(self.handler.pending_renames), hooks))
 
@@ -205,6 +208,9 @@ class Monitor:
                 self.log.exception("clean-up after an import failed; the files stay in place")
         self.counts["published"] += len(batch.messages) - len(batch.undelivered)
         self.counts["undelivered"] += len(batch.undelivered)
+        undelivered = batch.undelivered
+        metrics.published([m for i, m in enumerate(batch.messages) if i not in undelivered] if undelivered
+                          else batch.messages)
         self.tailer.commit(read.lines)
 
     def _settle_before_exit(self) -> None:

@@ -39,6 +39,7 @@ from pika.spec import Basic
 
 from daemons.rpc import topology
 from daemons.rpc.backoff import Backoff
+from daemons.rpc.nodes import NodeReport, label
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from ftp_monitor.batching import BatchingIOServices
 from ftp_monitor.events import Outgoing
@@ -84,6 +85,8 @@ class ConfirmingPublisher:
         # Imports must reach a queue; events only when the config names a queue for them (event_queue).
         self.mandatory_events = mandatory_events
         self.connections = 0  # connections that reached confirm mode, for tests and logs
+        self._node = ""
+        self._node_report = NodeReport(settings.state_dir, settings.name)  # which node, for `status`
         self._backoff = Backoff(cap=amqp.reconnect_max_delay)
         self._closing = threading.Event()
         self._ready = threading.Event()
@@ -144,7 +147,8 @@ class ConfirmingPublisher:
     def _session(self, params: pika.ConnectionParameters) -> None:
         """One connection, from opening to closed; the I/O loop runs here meanwhile."""
         self._opened = False
-        where = f"{params.host}:{params.port} vhost {params.virtual_host}"
+        self._node = label(params)
+        where = f"{self._node} vhost {params.virtual_host}"
         try:
             connection = SelectConnection(params, on_open_callback=self._on_open,
                                           on_open_error_callback=lambda c, e: self._on_open_error(c, e, where),
@@ -195,8 +199,9 @@ class ConfirmingPublisher:
         for exchange in (settings.exchange, *settings.extra_exchanges):
             steps.append((channel.exchange_declare, {"exchange": exchange, "exchange_type": "topic",
                                                      "durable": True}))
+        arguments = topology.queue_arguments(settings.queue_type)
         for queue in dict.fromkeys([settings.output_queue, *(queue for queue, _ in self.extra_bindings)]):
-            steps.append((channel.queue_declare, {"queue": queue, "durable": True}))
+            steps.append((channel.queue_declare, {"queue": queue, "durable": True, "arguments": arguments}))
         binds = [*topology.bindings(settings), *((settings.exchange, q, k) for q, k in self.extra_bindings)]
         for exchange, queue, key in binds:
             steps.append((channel.queue_bind, {"queue": queue, "exchange": exchange, "routing_key": key}))
@@ -217,8 +222,9 @@ class ConfirmingPublisher:
         self.connections += 1
         self._backoff.reset()
         self._next_tag = 0
-        self.log.info("publishing to exchange %s on vhost %s with confirms", self.settings.exchange,
-                      self.settings.vhost)
+        self.log.info("publishing to exchange %s on vhost %s at node %s with confirms", self.settings.exchange,
+                      self.settings.vhost, self._node)
+        self._node_report.connected(self._node)
         self._ready.set()
         for batch in list(self._pending):  # not settled on the last connection: again, in order
             self._publish(batch, range(len(batch.messages)))
@@ -230,6 +236,11 @@ class ConfirmingPublisher:
         self._channel = None
         if isinstance(reason, pika.exceptions.ChannelClosedByBroker):
             limit = _BROKER_SIZE_LIMIT.search(reason.reply_text or "")
+            if reason.reply_code == 406 and "x-queue-type" in str(reason.reply_text):
+                # A configuration problem no reconnect can cure: end the process with the explanation.
+                raise topology.QueueTypeMismatch(f"{reason.reply_text}; set queue_type for {self.settings.name} "
+                                                 f"to the queue's type, or convert the queue "
+                                                 f"(docs/deployment.rst, 'Converting a queue')")
             if reason.reply_code == 406 and limit:
                 self.max_message_bytes = min(self.max_message_bytes, int(limit.group(1)))
                 self.log.error("the broker refused a message for its size (%s); messages over %d bytes are not "
@@ -241,6 +252,8 @@ class ConfirmingPublisher:
             connection.close()
 
     def _on_closed(self, connection: SelectConnection, reason: BaseException) -> None:
+        if self._opened:
+            self._node_report.disconnected()
         self._ready.clear()
         if self._opened and not self._closing.is_set():
             self.log.warning("broker connection lost: %s; %d message(s) not confirmed yet", reason,
