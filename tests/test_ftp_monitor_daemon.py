@@ -397,3 +397,18 @@ def test_a_record_over_max_record_bytes_is_logged_and_skipped_and_the_stream_goe
     assert paths(received) == ["/home/ftp/alice/file-1.pdf", "/home/ftp/alice/file-2.pdf"]
     assert monitor.counts["malformed"] == 0 and monitor.publisher.connections == 1
     assert any("over max_record_bytes = 8192; skipped" in r.getMessage() for r in caplog.records)
+
+
+def test_a_message_returned_as_unroutable_is_sent_once_more_after_the_queues_are_declared_again(env, caplog):
+    log_dir(env)
+    queue = f"declared-{uuid.uuid4().hex[:8]}"
+    with running(env.settings(event_queue=queue)) as monitor, SessionWriter(env.log_file) as session:
+        env.events.channel.queue_unbind(env.events.queue, env.exchange, "event.#")  # only `queue` takes events
+        env.events.channel.queue_delete(queue)  # someone removes the queue the monitor declared
+        session.write(upload(1))
+        wait_for(lambda: monitor.counts["published"] == 1, what="the event to be confirmed")
+        method, properties, body = env.events.channel.basic_get(queue, auto_ack=True)
+    env.events.channel.queue_delete(queue)
+    assert method is not None and json.loads(body)["path"] == "/home/ftp/alice/file-1.pdf"
+    assert monitor.counts["undelivered"] == 0 and monitor.publisher.connections == 1
+    assert any("reached no queue" in r.getMessage() for r in caplog.records)
