@@ -45,7 +45,8 @@ def run_scenario(fleet: Fleet, vhost: str, name: str, inject: Callable[[Publishe
     publisher.start()
     try:
         faults = inject(publisher, collector)
-        assert publisher.count() < TOTAL, "the faults must happen while requests still stream"
+        late = [fault for fault in faults if fault.sent_before >= TOTAL]
+        assert not late, f"faults struck after the last request was sent: {late}"
         publisher.join(TOTAL / RATE + 60)
         assert not publisher.is_alive() and publisher.error is None, f"publisher failed: {publisher.error!r}"
         sent = publisher.snapshot()
@@ -87,7 +88,7 @@ def test_broker_closing_the_daemons_connections_three_times_loses_nothing(
             connections = daemon_connections(vhost)
             assert len(connections) >= PROCESSES, f"expected a connection per worker, found {connections}"
             close_connections(connections)
-            fault = Fault("close_connection", time.time())
+            fault = Fault("close_connection", time.time(), publisher.count())
             faults.append(fault)
             wait_for(lambda: consuming(vhost), timeout=30, what="the workers to consume again")
             wait_for(functools.partial(flowing_again, fault, collector), timeout=30, what="answers to flow again")
@@ -119,7 +120,7 @@ def test_a_random_worker_killed_every_half_second_for_ten_seconds_loses_nothing(
                 os.kill(victim, signal.SIGKILL)
             except ProcessLookupError:
                 continue
-            faults.append(Fault("kill -9 worker", time.time(), {victim}))
+            faults.append(Fault("kill -9 worker", time.time(), publisher.count(), {victim}))
         return faults
 
     tally = run_scenario(fleet, vhost, "kill -9 a worker every 0.5 s for 10 s", inject, chaos_report)
@@ -135,7 +136,7 @@ def test_master_killed_and_started_again_loses_nothing_and_leaves_no_orphan(
         wait_streaming(publisher, 400)
         old_master = fleet.master_pid()
         orphans.update(fleet.kill_master())
-        fault = Fault("kill -9 master", time.time(), set(orphans))
+        fault = Fault("kill -9 master", time.time(), publisher.count(), set(orphans))
         wait_for(lambda: not pid_alive(old_master), timeout=10, what="the master to die")
         fleet.start_all()
         assert fleet.master_pid() != old_master

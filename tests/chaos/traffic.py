@@ -147,6 +147,7 @@ class Fault:
 
     kind: str
     at: float
+    sent_before: int  # requests sent when it struck: it must strike while they still stream
     gone: set[int] = field(default_factory=set)
 
 
