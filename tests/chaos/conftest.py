@@ -34,7 +34,7 @@ def fleet(vhost: str) -> Iterator[Fleet]:
     with tempfile.TemporaryDirectory(prefix="chaos-") as tmp:
         root = Path(tmp)
         config = write_config(root / "amqpd.ini", vhost, root / "state", {DAEMON: SETTINGS}, extra=ORCHESTRATOR)
-        fleet = Fleet(config, DAEMON)
+        fleet = Fleet(config, DAEMON, PROCESSES)
         try:
             yield fleet
         finally:

@@ -23,9 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 class Fleet:
     """One test's master: `edeposit-amqpd -c CONFIG ...` as child processes, and what it spawned."""
 
-    def __init__(self, config: Path, daemon: str) -> None:
+    def __init__(self, config: Path, daemon: str, processes: int) -> None:
         self.config = config
         self.daemon = daemon
+        self.process_count = processes
         self.files = MasterFiles.for_config(load(config))
         self.client = MasterClient(self.files)
         self.seen: set[int] = set()
@@ -59,6 +60,14 @@ class Fleet:
         children = {info["pid"] for info in self.processes() if info["pid"]}
         os.kill(self.master_pid(), signal.SIGKILL)
         return children
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The end of each worker's log, for a failing scenario's message."""
+        parts = []
+        for log in self.files.daemon_logs(self.daemon, self.process_count):
+            text = log.read_text(errors="replace").splitlines()[-lines:] if log.exists() else ["(no log)"]
+            parts.append(f"--- {log.name}\n" + "\n".join(text))
+        return "\n".join(parts)
 
     def alive(self) -> list[int]:
         return sorted(pid for pid in self.seen if pid_alive(pid))

@@ -66,7 +66,9 @@ def run_scenario(fleet: Fleet, vhost: str, name: str, inject: Callable[[Publishe
     assert tally.sent == TOTAL
     assert not tally.foreign, f"answers under UUIDs never sent: {tally.foreign[:5]}"
     assert not tally.mismatched, f"answers not matching their request: {tally.mismatched[:3]}"
-    assert not tally.lost, f"{len(tally.lost)} requests never answered, e.g. {tally.lost[:5]}"
+    assert not tally.lost, (f"{len(tally.lost)} requests never answered, e.g. {tally.lost[:5]}; "
+                            f"queue {INPUT_QUEUE} (ready, consumers) = {queue_state(vhost, INPUT_QUEUE)}\n"
+                            f"{fleet.log_tail()}")
     assert None not in tally.recoveries, f"answers never flowed again after some fault: {tally.recoveries}"
     return tally
 
