@@ -5,9 +5,12 @@ broker, the request acked after the work. The same pika client drives all of the
 wire format, so the differences are the workers'. Runs alternate the peers' order (rounds rotate who goes
 first), for windows of 1 and 20 requests in flight; medians are compared with the baseline's, both for
 round trips per second and for the worker process's CPU time (user + sys from /proc/PID/stat) per
-message. Prints a table; asserts nothing.
+message. With --metrics, our worker also runs with metrics on (prometheus_client multiprocess files, as
+under a master with `metrics_listen` set) as the peer `ours+metrics`, in the same rounds. Prints a
+table; asserts nothing.
 
 Usage: python tests/bench/rpc_roundtrip.py [--rounds 7] [--requests 1000] [--peers baseline,ours,...]
+[--metrics]
 nameko and Celery come with the `bench` extra (pip install -e '.[bench]'); a peer not installed is left
 out with a note.
 """
@@ -36,6 +39,7 @@ import pika
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from daemons.rpc.metrics import MULTIPROC_ENV  # noqa: E402
 from daemons.testing import BROKER, WorkerProcess, queue_state, throwaway_vhost, wait_for, write_config  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -201,8 +205,12 @@ class Peer:
 
 
 class Ours:
-    def __init__(self, config: Path, log: Path) -> None:
-        self.worker = WorkerProcess(config, "bench", log, log_level="INFO")
+    def __init__(self, config: Path, log: Path, metrics_dir: Path | None = None) -> None:
+        env = None
+        if metrics_dir is not None:
+            metrics_dir.mkdir(exist_ok=True)
+            env = {MULTIPROC_ENV: str(metrics_dir)}
+        self.worker = WorkerProcess(config, "bench", log, env=env, log_level="INFO")
         self.worker.wait_consuming()
         self.pid = self.worker.pid
 
@@ -223,6 +231,8 @@ KINDS = [
          lambda vhost, config, tmp: Peer([sys.executable, str(HERE / "echo_worker.py"), vhost, "bench", "bench_in",
                                           "result"], tmp / "baseline.log")),
     Kind("ours", EdepositWire(), lambda vhost, config, tmp: Ours(config, tmp / "ours.log")),
+    Kind("ours+metrics", EdepositWire(),
+         lambda vhost, config, tmp: Ours(config, tmp / "ours-metrics.log", metrics_dir=tmp / "metrics")),
     Kind("nameko", NamekoWire(),
          lambda vhost, config, tmp: Peer([sys.executable, str(HERE / "peers" / "nameko_echo.py"), vhost],
                                          tmp / "nameko.log"), needs="nameko"),
@@ -236,9 +246,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--peers", default=",".join(kind.name for kind in KINDS))
+    parser.add_argument("--peers", default=",".join(kind.name for kind in KINDS if kind.name != "ours+metrics"))
+    parser.add_argument("--metrics", action="store_true", help="also measure our worker with metrics on")
     args = parser.parse_args()
-    chosen = args.peers.split(",")
+    chosen = args.peers.split(",") + (["ours+metrics"] if args.metrics else [])
     kinds = []
     for kind in KINDS:
         if kind.name not in chosen:
@@ -274,7 +285,7 @@ def main() -> None:
     load_after = os.getloadavg()
     print(f"{args.rounds} rounds x {args.requests} requests per window; load average "
           f"{load_before[0]:.2f} before, {load_after[0]:.2f} after; {os.cpu_count()} CPUs")
-    print(f"{'peer':<9} {'window':>6} {'rt/s':>7} {'ratio':>6} {'CPU us/msg':>11} {'CPU ratio':>9}  rt/s per round")
+    print(f"{'peer':<12} {'window':>6} {'rt/s':>7} {'ratio':>6} {'CPU us/msg':>11} {'CPU ratio':>9}  rt/s per round")
     for window in WINDOWS:
         base_rate = statistics.median(rates[("baseline", window)]) if ("baseline", window) in rates else None
         base_cpu = statistics.median(cpu[("baseline", window)]) if ("baseline", window) in cpu else None
@@ -284,7 +295,7 @@ def main() -> None:
             ratio = f"{rate / base_rate:.2f}" if base_rate else "-"
             cpu_ratio = f"{per_message / base_cpu:.2f}" if base_cpu else "-"
             rounds = " ".join(f"{r:.0f}" for r in rates[(kind.name, window)])
-            print(f"{kind.name:<9} {window:>6} {rate:>7.0f} {ratio:>6} {per_message * 1e6:>11.0f} {cpu_ratio:>9}  "
+            print(f"{kind.name:<12} {window:>6} {rate:>7.0f} {ratio:>6} {per_message * 1e6:>11.0f} {cpu_ratio:>9}  "
                   f"{rounds}")
 
 
