@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -72,11 +73,17 @@ class Fleet:
     def alive(self) -> list[int]:
         return sorted(pid for pid in self.seen if pid_alive(pid))
 
-    def shutdown(self) -> list[int]:
-        """stop-all, then kill whatever still lives; returns what had to be killed."""
+    def shutdown(self, grace: float = 15.0) -> list[int]:
+        """stop-all, then kill whatever still lives after `grace` s; returns what had to be killed.
+
+        stop-all returns once supervisord has answered that it stops, which it does before it exits.
+        """
         if self.client.is_running():
             self.processes()
             self.cli("stop-all")
+        deadline = time.monotonic() + grace
+        while self.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
         leftovers = self.alive()
         for pid in leftovers:
             os.kill(pid, signal.SIGKILL)
