@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 
 from daemons import __version__
-from daemons.rpc.loader import HandlerError, options_spec, validate_options
 from daemons.rpc.runner import setup_logging
 from orchestrator.config import Config, ConfigError, load
 
@@ -57,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "check-config":
+        return _check_config(args.config)
     try:
         config = load(args.config)
     except ConfigError as exc:
@@ -77,8 +78,6 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
     command = args.command
     if command == "worker":
         return _worker(config, args.name, args.log_level)
-    if command == "check-config":
-        return _check_config(config)
     if command == "schema":
         return _schema(config, args.name)
     if command == "proftpd-config":
@@ -127,22 +126,20 @@ def _worker(config: Config, name: str, log_level: str) -> int:
         os.close(owner)
 
 
-def _check_config(config: Config) -> int:
-    """Besides the INI itself, import every enabled handler and validate its options."""
-    problems = []
-    for settings in config.enabled:
-        try:
-            validate_options(settings.name, settings.options, options_spec(settings))
-        except HandlerError as exc:
-            problems.append(f"{config.source}: {exc}")
-        except Exception as exc:  # an import error names the handler, not our code
-            problems.append(
-                f"{config.source}: [daemons] [[{settings.name}]] handler = {settings.handler!r}: "
-                f"cannot import: {type(exc).__name__}: {exc}"
-            )
-    if problems:
-        print("config error:\n" + "\n".join(problems), file=sys.stderr)
+def _check_config(path: str | None) -> int:
+    """Every problem at once: the INI, the handlers and their options, users and paths."""
+    from orchestrator.check import problems
+
+    config, source, found = problems(path)
+    if config is not None:
+        for warning in config.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    if found:
+        print("\n".join(found), file=sys.stderr)
+        count = f"{len(found)} problem{'s' if len(found) != 1 else ''}"
+        print(f"{source}: {count} found", file=sys.stderr)
         return EXIT_CONFIG
+    assert config is not None
     enabled = ", ".join(d.name for d in config.enabled)
     print(f"{config.source}: OK ({len(config.enabled)} enabled daemons: {enabled})")
     return EXIT_OK
