@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any, cast
 
 from daemons import __version__
 from daemons.rpc.runner import setup_logging
@@ -18,37 +19,48 @@ EXIT_CONFIG = 2
 EXIT_NOT_RUNNING = 3
 
 
+def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("-c", "--config", default=default,
+                        help="INI file (default: $EDEPOSIT_AMQPD_CONFIG, /etc/edeposit/amqpd.ini, built-in)")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """Global options work before the command and after it (`status -c FILE`): each subparser has them
+    too, with a default that leaves a value given before the command in place."""
     parser = argparse.ArgumentParser(
         prog="edeposit-amqpd",
         description="Run the edeposit AMQP daemons from one config file.",
     )
-    parser.add_argument("-c", "--config",
-                        help="INI file (default: $EDEPOSIT_AMQPD_CONFIG, /etc/edeposit/amqpd.ini, built-in)")
+    _global_options(parser, None)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("start-all", help="start the master and every enabled daemon")
-    sub.add_parser("stop-all", help="stop every daemon and the master")
-    sub.add_parser("run", help="run the master in the foreground (for systemd)")
-    status = sub.add_parser("status", help="show daemon states (exit 0: all running, 3: not)")
+    def command(name: str, text: str, parent: Any = sub) -> argparse.ArgumentParser:
+        return cast(argparse.ArgumentParser, parent.add_parser(name, help=text, parents=[common]))
+
+    command("start-all", "start the master and every enabled daemon")
+    command("stop-all", "stop every daemon and the master")
+    command("run", "run the master in the foreground (for systemd)")
+    status = command("status", "show daemon states (exit 0: all running, 3: not)")
     status.add_argument("names", nargs="*", metavar="NAME")
     status.add_argument("--json", action="store_true", help="print a JSON list")
     for name, text in (("start", "start one daemon"), ("stop", "stop one daemon"), ("restart", "restart one daemon")):
-        one = sub.add_parser(name, help=text)
+        one = command(name, text)
         one.add_argument("name", metavar="NAME")
-    tail = sub.add_parser("tail", help="show a daemon's log")
+    tail = command("tail", "show a daemon's log")
     tail.add_argument("name", metavar="NAME")
     tail.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     tail.add_argument("-n", "--lines", type=int, default=40, help="lines to show (default 40)")
-    sub.add_parser("reload", help="apply an edited config: restart only the daemons that changed")
-    sub.add_parser("check-config", help="validate the config (exit 0, or 2 with the errors)")
-    schema = sub.add_parser("schema", help="create vhosts, exchanges, queues and bindings")
+    command("reload", "apply an edited config: restart only the daemons that changed")
+    command("check-config", "report every problem of the config (exit 0, or 2 with the problems)")
+    schema = command("schema", "create or delete vhosts, exchanges, queues and bindings")
     schema_sub = schema.add_subparsers(dest="schema_command", required=True, metavar="ACTION")
-    create = schema_sub.add_parser("create", help="create the schema of one daemon or all")
+    create = command("create", "create the schema of one daemon or all", schema_sub)
     create.add_argument("name", nargs="?", default="all", metavar="NAME|all")
-    sub.add_parser("proftpd-config", help="print the ProFTPD lines for the configured paths")
-    worker = sub.add_parser("worker", help="run one daemon in the foreground (what the master runs)")
+    command("proftpd-config", "print the ProFTPD lines for the configured paths")
+    worker = command("worker", "run one daemon in the foreground (what the master runs)")
     worker.add_argument("name", metavar="NAME")
     worker.add_argument("--log-level", default="INFO")
     return parser
@@ -61,14 +73,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load(args.config)
     except ConfigError as exc:
-        print(f"config error:\n{exc}", file=sys.stderr)
+        print(exc, file=sys.stderr)  # each line names the file
         return EXIT_CONFIG
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     try:
         return _dispatch(args, config)
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
+        print(exc, file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130

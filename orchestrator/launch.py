@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from daemons.common.atomic import write_atomically
 from daemons.rpc.settings import DaemonSettings
 from orchestrator import status as status_module
+from orchestrator.advice import cli, command
 from orchestrator.broker_checks import BrokerUnreachable, MissingVhosts, check_vhosts
 from orchestrator.config import Config
 from orchestrator.control import MasterClient, MasterFiles
@@ -36,7 +37,7 @@ def running_client(config: Config) -> MasterClient:
     client = MasterClient(MasterFiles.for_config(config))
     if not client.is_running():
         raise MasterError(
-            f"the master is not running (no answer on {client.files.socket}): run `edeposit-amqpd start-all`"
+            f"the master is not running (no answer on {client.files.socket}): run {command(config, 'start-all')}"
         )
     return client
 
@@ -44,7 +45,7 @@ def running_client(config: Config) -> MasterClient:
 def preflight(config: Config, daemons: Iterable[DaemonSettings]) -> None:
     """The broker must answer and every vhost must exist before anything is spawned."""
     try:
-        check_vhosts(config.amqp, daemons)
+        check_vhosts(config.amqp, daemons, cli=cli(config))
     except (BrokerUnreachable, MissingVhosts) as exc:
         raise MasterError(str(exc)) from exc
 
@@ -148,6 +149,6 @@ def summary(config: Config, names: Sequence[str]) -> int:
     print(status_module.render_table(config, report))
     failed = [d.name for d in report.daemons if d.state != "RUNNING"]
     if failed:
-        print(f"not running: {', '.join(failed)} (see `edeposit-amqpd tail NAME`)", file=sys.stderr)
+        print(f"not running: {', '.join(failed)} (see {command(config, 'tail', 'NAME')})", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK

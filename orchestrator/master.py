@@ -17,6 +17,7 @@ from daemons.common.processes import pid_alive
 from orchestrator import launch
 from orchestrator import reload as reload_module
 from orchestrator import status as status_module
+from orchestrator.advice import command
 from orchestrator.config import Config
 from orchestrator.control import LISTENER_NAME, MasterClient, MasterFiles
 from orchestrator.launch import EXIT_FAILED, EXIT_OK, MasterError, fail
@@ -110,8 +111,8 @@ def _known_group(client: MasterClient, config: Config, name: str) -> None:
         return
     if not config.daemon(name).enabled:
         raise MasterError(f"daemon {name!r} is disabled in {config.source}: set `enabled = true` in its section "
-                          f"and run `edeposit-amqpd reload`")
-    raise MasterError(f"daemon {name!r} is not in the running master: run `edeposit-amqpd reload`")
+                          f"and run {command(config, 'reload')}")
+    raise MasterError(f"daemon {name!r} is not in the running master: run {command(config, 'reload')}")
 
 
 def _group_call(method: str, name: str, client: MasterClient, wait: bool) -> None:
