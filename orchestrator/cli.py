@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from daemons import __version__
 from daemons.rpc.runner import setup_logging
+from daemons.rpc.settings import DaemonSettings
 from orchestrator.config import Config, ConfigError, load
 
 EXIT_OK = 0
@@ -59,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     schema_sub = schema.add_subparsers(dest="schema_command", required=True, metavar="ACTION")
     create = command("create", "create the schema of one daemon or all", schema_sub)
     create.add_argument("name", nargs="?", default="all", metavar="NAME|all")
+    delete = command("delete", "delete what `schema create` made, for one daemon or all", schema_sub)
+    delete.add_argument("name", metavar="NAME|all")
+    delete.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     command("proftpd-config", "print the ProFTPD lines for the configured paths")
     worker = command("worker", "run one daemon in the foreground (what the master runs)")
     worker.add_argument("name", metavar="NAME")
@@ -91,6 +95,8 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if command == "worker":
         return _worker(config, args.name, args.log_level)
     if command == "schema":
+        if args.schema_command == "delete":
+            return _schema_delete(config, args.name, args.yes)
         return _schema(config, args.name)
     if command == "proftpd-config":
         from ftp_monitor.proftpd_config import render
@@ -157,21 +163,66 @@ def _check_config(path: str | None) -> int:
     return EXIT_OK
 
 
-def _schema(config: Config, name: str) -> int:
-    from daemons.rpc.vhosts import VhostError
-    from orchestrator import schema
+def _schema_daemons(config: Config, name: str) -> list[DaemonSettings]:
+    """`all` is every enabled daemon; a name may be a disabled one."""
+    return list(config.enabled) if name == "all" else [config.daemon(name)]
 
-    daemons = list(config.daemons.values()) if name == "all" else [config.daemon(name)]
-    try:
-        schema.create(config, daemons)
-    except VhostError as exc:
+
+def _broker_failure(config: Config, exc: Exception) -> int:
+    from daemons.rpc.vhosts import VhostError
+
+    if isinstance(exc, VhostError):
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except Exception as exc:
+    else:
         logging.getLogger("edeposit").debug("schema failed", exc_info=True)
         print(f"error: cannot reach the broker at {config.amqp.host}:{config.amqp.port}: {type(exc).__name__} {exc}",
               file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _schema(config: Config, name: str) -> int:
+    from orchestrator import schema
+
+    try:
+        schema.create_reported(config, _schema_daemons(config, name))
+    except ConfigError:
+        raise
+    except Exception as exc:
+        return _broker_failure(config, exc)
+    return EXIT_OK
+
+
+def _confirmed(question: str) -> bool:
+    answer = input(f"{question} [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _schema_delete(config: Config, name: str, yes: bool) -> int:
+    """Refuse while a daemon runs; show what goes (and the messages it holds); ask unless --yes."""
+    from orchestrator import schema
+    from orchestrator.advice import command
+
+    daemons = _schema_daemons(config, name)
+    held = schema.running_holders(config, daemons)
+    if held:
+        print("error: refusing to delete the schema of a running daemon:\n" + "\n".join(held), file=sys.stderr)
         return EXIT_FAILED
+    plans = schema.plan_delete(config, daemons)
+    try:
+        if not schema.describe_delete(config, plans):
+            print("nothing to delete")
+            return EXIT_OK
+        if not yes:
+            if not sys.stdin.isatty():
+                again = command(config, "schema", "delete", name, "--yes")
+                print(f"error: not deleting without confirmation: run {again}", file=sys.stderr)
+                return EXIT_FAILED
+            if not _confirmed("Delete these?"):
+                print("nothing was deleted")
+                return EXIT_FAILED
+        schema.delete(config, plans)
+    except Exception as exc:
+        return _broker_failure(config, exc)
     return EXIT_OK
 
 
