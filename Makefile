@@ -1,4 +1,5 @@
-# `make run` sets up this machine and starts every daemon; `make test` runs the test suite.
+# `make run` sets up this machine (the back ends of the daemons CONFIG enables, the doc tools) and starts
+# every enabled daemon; `make test` runs the test suite. CONFIG=path/to.ini picks the config.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CONFIG ?=
@@ -7,7 +8,7 @@ CFG := $(if $(CONFIG),-c $(CONFIG),)
 .PHONY: setup run test test-fast bench lint docs stop status
 
 setup:
-	scripts/bootstrap.sh run
+	scripts/bootstrap.sh run $(CONFIG)
 
 run: setup
 	$(VENV)/bin/edeposit-amqpd $(CFG) schema create all
