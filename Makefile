@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 CONFIG ?=
 CFG := $(if $(CONFIG),-c $(CONFIG),)
 
-.PHONY: setup run test test-fast bench lint docs stop status
+.PHONY: setup run test test-fast bench lint docs install-docs stop status
+DOC_DIR ?= /usr/local/share/doc/edeposit-amqpd
 
 setup:
 	scripts/bootstrap.sh run $(CONFIG)
@@ -38,3 +39,9 @@ lint:
 
 docs:
 	$(PY) -m sphinx -W -b html docs docs/_build/html
+
+# The HTML guide where the systemd unit's Documentation= points.
+install-docs: docs
+	mkdir -p $(DOC_DIR)
+	rm -rf $(DOC_DIR)/html
+	cp -r docs/_build/html $(DOC_DIR)/html
