@@ -55,3 +55,14 @@ def test_no_status_while_a_daemon_is_still_starting(tmp_path: Path) -> None:
     store.mark_crash_loop("two", "crashed 5 times in 60 s")
     assert ready_status(infos, store) == "1 running; not running: two (see edeposit-amqpd status)"
     assert ready_status([], store) == "0 daemons running"
+
+
+def test_the_unit_waits_for_ready_and_documents_what_install_docs_installs() -> None:
+    root = Path(__file__).resolve().parent.parent
+    unit = (root / "conf" / "edeposit-amqpd.service").read_text().splitlines()
+    assert "Type=notify" in unit and "NotifyAccess=all" in unit
+    makefile = (root / "Makefile").read_text()
+    doc_dir = next(line.split("?=")[1].strip() for line in makefile.splitlines() if line.startswith("DOC_DIR"))
+    pages = [line.split("=", 1)[1] for line in unit if line.startswith("Documentation=")]
+    assert f"file://{doc_dir}/html/operations.html" in pages
+    assert (root / "docs" / "operations.rst").exists()
