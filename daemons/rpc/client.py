@@ -1,4 +1,8 @@
-"""A small RPC client for the daemons: used by edeposit-amqp-tool, the tests and any front end."""
+"""A small RPC client for the daemons: used by edeposit-amqp-tool, the tests and any front end.
+
+In production build it from the INI, so it uses the broker, credentials and names the daemons use:
+`RPCClient.for_daemon(config.amqp, config.daemon("aleph"))` with `config = orchestrator.config.load(path)`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from typing import Any
 
 import pika
 
-from daemons.rpc.settings import AMQPSettings
+from daemons.rpc.loader import import_handler
+from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from daemons.rpc.wire import StructureRegistry, deserialize, serialize
 
 
@@ -64,6 +69,13 @@ class RPCClient:
         self.reply_queue = declared.method.queue
         self._replies: dict[str, list[tuple[pika.BasicProperties, bytes]]] = {}
         self._channel.basic_consume(self.reply_queue, self._on_reply, auto_ack=True)
+
+    @classmethod
+    def for_daemon(cls, amqp: AMQPSettings, settings: DaemonSettings) -> RPCClient:
+        """A client of one configured daemon: its vhost, exchange and input key, and the structures its
+        handler module declares (the module is imported for them, so answers decode to its classes)."""
+        registry = import_handler(settings).registry
+        return cls(amqp, settings.vhost, settings.exchange, settings.input_key or "request", registry)
 
     def _on_reply(self, channel: Any, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
         if properties.correlation_id in self._replies:
