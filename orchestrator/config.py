@@ -63,7 +63,8 @@ class Config:
             return self.daemons[name]
         except KeyError:
             known = ", ".join(sorted(self.daemons))
-            raise ConfigError(f"{self.source}: no daemon named {name!r} (known: {known})") from None
+            raise ConfigError(f"{self.source}: no daemon named {name!r}{did_you_mean(name, self.daemons)} "
+                              f"(known: {known})") from None
 
     @property
     def enabled(self) -> list[DaemonSettings]:

@@ -41,6 +41,8 @@ def test_config_option_works_before_and_after_the_command(tmp_path: Path, state_
     assert run(capfd, "status", "--config", str(config))[1].startswith(f"config: {config}\n")
     code, out, _ = run(capfd, "check-config", "-c", str(config))
     assert code == 0 and out.startswith(f"{config}: OK")
+    code, _, err = run(capfd, "tail", "calibr", "-c", str(config))
+    assert code == 2 and f"{config}: no daemon named 'calibr' (did you mean calibre?)" in err
     code, _, err = run(capfd, "schema", "create", "-c", str(tmp_path / "missing.ini"), "one")
     assert code == 2 and f"{tmp_path / 'missing.ini'}: config file not found" in err
 
