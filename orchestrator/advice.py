@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from typing import Any
 
@@ -14,7 +15,8 @@ def cli(config: Any) -> str:
     source = str(config.source)
     if source.startswith(_BUILTIN):
         return "edeposit-amqpd"
-    return f"edeposit-amqpd -c {shlex.quote(source)}"
+    # Absolute, so the command works from any directory, not only where the relative path was given.
+    return f"edeposit-amqpd -c {shlex.quote(os.path.abspath(source))}"
 
 
 def command(config: Any, *args: str) -> str:

@@ -159,7 +159,8 @@ def _check_config(path: str | None) -> int:
         return EXIT_CONFIG
     assert config is not None
     enabled = ", ".join(d.name for d in config.enabled)
-    print(f"{config.source}: OK ({len(config.enabled)} enabled daemons: {enabled})")
+    count = len(config.enabled)
+    print(f"{config.source}: OK ({count} enabled daemon{'s' if count != 1 else ''}: {enabled})")
     return EXIT_OK
 
 

@@ -188,7 +188,7 @@ def describe_delete(config: Config, plans: Sequence[Removal], out: Callable[[str
                     continue
                 anything = True
                 lost = f", {messages} message{'s' if messages != 1 else ''} waiting would be lost" if messages else ""
-                out(f"  {'  among them ' if plan.whole_vhost else 'delete '}{kind} '{name}'{lost}")
+                out(f"  {'  with ' if plan.whole_vhost else 'delete '}{kind} '{name}'{lost}")
             for (kind, name), users in plan.kept.items():
                 out(f"  keep {kind} '{name}' (also used by {', '.join(users)})")
         finally:

@@ -83,3 +83,12 @@ def test_start_all_output_names_tail_with_the_config(make_master: Any) -> None: 
     assert f"not running: broken (see `edeposit-amqpd -c {master.config} tail NAME`)" in err
     code, _, err = master.run("start", "nosuch")
     assert code == 2 and "no daemon named 'nosuch'" in err
+
+
+def test_a_relative_config_path_is_suggested_as_an_absolute_one(tmp_path: Path, state_dir: Path,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capfd: pytest.CaptureFixture[str]) -> None:
+    config = unreachable_config(tmp_path, state_dir)
+    monkeypatch.chdir(tmp_path)
+    _, out, _ = run(capfd, "status", "-c", config.name)
+    assert f"(start it with `edeposit-amqpd -c '{config}' start-all`)" in out
