@@ -154,13 +154,12 @@ def _check_config(path: str | None) -> int:
             print(f"warning: {warning}", file=sys.stderr)
     if found:
         print("\n".join(found), file=sys.stderr)
-        count = f"{len(found)} problem{'s' if len(found) != 1 else ''}"
-        print(f"{source}: {count} found", file=sys.stderr)
+        print(f"{source}: {len(found)} problem{'s' if len(found) != 1 else ''} found", file=sys.stderr)
         return EXIT_CONFIG
     assert config is not None
     enabled = ", ".join(d.name for d in config.enabled)
-    count = len(config.enabled)
-    print(f"{config.source}: OK ({count} enabled daemon{'s' if count != 1 else ''}: {enabled})")
+    number = len(config.enabled)
+    print(f"{config.source}: OK ({number} enabled daemon{'s' if number != 1 else ''}: {enabled})")
     return EXIT_OK
 
 
