@@ -44,7 +44,10 @@ def _handler_problems(settings: DaemonSettings) -> list[str]:
     try:
         spec = options_spec(settings)
     except HandlerError as exc:
-        return [f"{where} handler = {settings.handler!r}: {exc}"]
+        reason = str(exc).removeprefix(f"handler {settings.handler!r}: ").removeprefix(f"daemon {settings.name}: ")
+        if "; expected" not in reason and "expected " not in reason:
+            reason += "; expected module:callable naming a function of that module"
+        return [f"{where} handler = {settings.handler!r}: {reason}"]
     except Exception as exc:  # an import error names the handler, not our code
         return [f"{where} handler = {settings.handler!r}: cannot import: {type(exc).__name__}: {exc}; "
                 f"expected module:callable that this Python can import"]

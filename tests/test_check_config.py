@@ -144,3 +144,14 @@ def test_a_downloader_worker_allows_the_network_listed_with_a_trailing_comma(vho
             assert base64.b64decode(answer.b64_data) == b"%PDF from the intranet mirror"
     finally:
         server.close()
+
+
+def test_a_handler_reference_that_is_wrong_says_what_is_expected(tmp_path: Path) -> None:
+    path = tmp_path / "a.ini"
+    path.write_text("[daemons]\n  [[a1]]\n  handler = nocolon\n  vhost = v\n  exchange = e\n"
+                    f"  [[a2]]\n  handler = {ECHO.replace(':react', ':nothing')}\n  vhost = v\n  exchange = e\n")
+    done = check_config(path)
+    assert done.returncode == 2
+    assert f"{path}: [daemons] [[a1]] handler = 'nocolon': expected 'module:callable'" in done.stderr
+    assert (f"{path}: [daemons] [[a2]] handler = 'tests.handlers.master_echo:nothing': tests.handlers.master_echo "
+            f"has no callable 'nothing'; expected module:callable naming a function of that module") in done.stderr
