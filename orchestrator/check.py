@@ -7,6 +7,7 @@ system users the daemons run as, and the paths the master and the daemons need.
 from __future__ import annotations
 
 import grp
+import importlib
 import os
 import pwd
 from collections.abc import Iterable
@@ -51,7 +52,14 @@ def _handler_problems(settings: DaemonSettings) -> list[str]:
     except Exception as exc:  # an import error names the handler, not our code
         return [f"{where} handler = {settings.handler!r}: cannot import: {type(exc).__name__}: {exc}; "
                 f"expected module:callable that this Python can import"]
-    return option_problems(settings.name, settings.options, spec)[1]
+    found = option_problems(settings.name, settings.options, spec)[1]
+    for module in settings.structures:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # the module's own import error, named
+            found.append(f"{where} structures: {module!r} cannot be imported: {type(exc).__name__}: {exc}; "
+                         f"expected modules this Python can import, separated by commas")
+    return found
 
 
 def _user_problems(settings: DaemonSettings) -> list[str]:

@@ -47,6 +47,11 @@ startsecs = soon
   handler = no_such_module:react
   vhost = v
   exchange = e
+  [[yours]]
+  handler = tests.handlers.master_echo:react
+  vhost = v
+  exchange = e
+  structures = no_such_structures,
 """
 
 
@@ -72,6 +77,7 @@ def test_every_problem_is_named_in_one_run(broken: Path) -> None:
         "[daemons] [[downloader]] [[[options]]] timeout = 'fast': not valid; expected a number of at least 0.01",
         "[daemons] [[downloader]] [[[options]]]: unknown option 'max_redirect' (did you mean max_redirects?)",
         "[daemons] [[mine]] handler = 'no_such_module:react': cannot import: ModuleNotFoundError",
+        "[daemons] [[yours]] structures: 'no_such_structures' cannot be imported: ModuleNotFoundError",
         f"[amqp] password_file = '{broken.parent / 'secrets'}': a directory; expected a file holding the password",
     ]
     for text in expected:
