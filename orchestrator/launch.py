@@ -97,9 +97,11 @@ def supervisord_command(files: MasterFiles, foreground: bool) -> list[str]:
     return command + ["-n"] if foreground else command
 
 
-def already_running(client: MasterClient) -> bool:
+def already_running(client: MasterClient, config: Config | None = None) -> bool:
     if client.is_running():
-        print(f"the master is already running (pid {client.pid()}, socket {client.files.socket}); nothing changed")
+        hint = f" (to apply an edited config: {command(config, 'reload')})" if config is not None else ""
+        print(f"the master is already running (pid {client.pid()}, socket {client.files.socket}); "
+              f"nothing changed{hint}")
         return True
     return False
 

@@ -27,7 +27,7 @@ from orchestrator.records import RecordStore
 def start_all(config: Config) -> int:
     """Start the master and every enabled daemon; non-zero when any daemon failed to start."""
     files = MasterFiles.for_config(config)
-    if launch.already_running(MasterClient(files)):
+    if launch.already_running(MasterClient(files), config):
         return EXIT_OK
     try:
         launch.prepare(config)
@@ -42,7 +42,7 @@ def start_all(config: Config) -> int:
 def run_foreground(config: Config) -> int:
     """The master in the foreground (systemd): supervisord replaces this process."""
     files = MasterFiles.for_config(config)
-    if launch.already_running(MasterClient(files)):
+    if launch.already_running(MasterClient(files), config):
         return EXIT_FAILED
     try:
         launch.prepare(config)

@@ -81,6 +81,9 @@ def test_start_all_output_names_tail_with_the_config(make_master: Any) -> None: 
     code, _, err = master.run("start-all")
     assert code == 1
     assert f"not running: broken (see `edeposit-amqpd -c {master.config} tail NAME`)" in err
+    code, out, _ = master.run("start-all")
+    assert code == 0
+    assert f"nothing changed (to apply an edited config: `edeposit-amqpd -c {master.config} reload`)" in out
     code, _, err = master.run("start", "nosuch")
     assert code == 2 and "no daemon named 'nosuch'" in err
 
