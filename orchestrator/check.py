@@ -27,7 +27,10 @@ def problems(path: str | None) -> tuple[Config | None, str, list[str]]:
         source = str(located) if located is not None else BUILTIN
         found = str(exc).splitlines()
         daemons = [d for d in exc.daemons.values() if d.enabled is True]
-        return None, source, found + _daemon_problems(source, daemons)
+        # ftp_monitor's log_file and log_format are checked by the INI and again as options: say it once.
+        more = [line for line in _daemon_problems(source, daemons)
+                if line.replace("[[[options]]] ", "") not in found]
+        return None, source, found + more
     assert config is not None
     return config, config.source, (_daemon_problems(config.source, config.enabled) + _path_problems(config))
 

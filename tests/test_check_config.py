@@ -161,3 +161,14 @@ def test_a_handler_reference_that_is_wrong_says_what_is_expected(tmp_path: Path)
     assert f"{path}: [daemons] [[a1]] handler = 'nocolon': expected 'module:callable'" in done.stderr
     assert (f"{path}: [daemons] [[a2]] handler = 'tests.handlers.master_echo:nothing': tests.handlers.master_echo "
             f"has no callable 'nothing'; expected module:callable naming a function of that module") in done.stderr
+
+
+def test_a_problem_of_ftp_monitors_own_keys_is_named_once(tmp_path: Path) -> None:
+    path = tmp_path / "a.ini"
+    path.write_text("[daemons]\n  [[ftp_monitor]]\n  log_format = weird\n    [[[options]]]\n    start_at = middle\n")
+    done = check_config(path)
+    assert done.returncode == 2
+    assert done.stderr.count("log_format = 'weird'") == 1
+    assert "expected one of: edeposit, legacy" in done.stderr
+    assert "[[[options]]] start_at = 'middle': not one of the allowed values; expected one of: beginning, end" \
+        in done.stderr
