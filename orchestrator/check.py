@@ -28,14 +28,15 @@ def problems(path: str | None) -> tuple[Config | None, str, list[str]]:
         found = str(exc).splitlines()
         daemons = [d for d in exc.daemons.values() if d.enabled is True]
         # ftp_monitor's log_file and log_format are checked by the INI and again as options: say it once.
-        more = [line for line in _daemon_problems(source, daemons)
+        more = [line for line in daemon_problems(source, daemons)
                 if line.replace("[[[options]]] ", "") not in found]
         return None, source, found + more
     assert config is not None
-    return config, config.source, (_daemon_problems(config.source, config.enabled) + _path_problems(config))
+    return config, config.source, (daemon_problems(config.source, config.enabled) + _path_problems(config))
 
 
-def _daemon_problems(source: str, daemons: Iterable[DaemonSettings]) -> list[str]:
+def daemon_problems(source: str, daemons: Iterable[DaemonSettings]) -> list[str]:
+    """Handlers that do not import or reject their options, structures, users: one line each (also reload's)."""
     found: list[str] = []
     for settings in daemons:
         found += [f"{source}: {line}" for line in _handler_problems(settings)]

@@ -100,7 +100,8 @@ def option_problems(name: str, options: Mapping[str, Any], spec: str | None) -> 
             reason = describe_error(error)
             if isinstance(value, list | tuple) and not is_list_check(check):
                 reason = "a list (the value has a comma; put it in quotes to keep the comma)"
-            problems.append(f"{where} {key} = {value!r}: {reason}; expected {describe_check(check)}")
+            shown = f"{key}" if error is False else f"{key} = {value!r}"
+            problems.append(f"{where} {shown}: {reason}; expected {describe_check(check)}")
     for _, key in get_extra_values(obj):
         known = sorted(obj.configspec)
         problems.append(f"{where}: unknown option {key!r}{did_you_mean(key, known)}; "
