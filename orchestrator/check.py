@@ -41,6 +41,7 @@ def daemon_problems(source: str, daemons: Iterable[DaemonSettings]) -> list[str]
     for settings in daemons:
         found += [f"{source}: {line}" for line in _handler_problems(settings)]
         found += [f"{source}: {line}" for line in _user_problems(settings)]
+        found += [f"{source}: {line}" for line in _daemon_path_problems(settings)]
     return found
 
 
@@ -79,6 +80,22 @@ def _user_problems(settings: DaemonSettings) -> list[str]:
         except KeyError:
             found.append(f"[daemons] [[{settings.name}]] {key} = {value!r}: no such {what} on this machine; "
                          f"expected the name of an existing {what} (see `getent {database}`)")
+    return found
+
+
+def _daemon_path_problems(settings: DaemonSettings) -> list[str]:
+    """The working directory and the import path a daemon is given must be directories."""
+    where = f"[daemons] [[{settings.name}]]"
+    found = []
+    directory = getattr(settings, "directory", None)
+    if directory and not Path(str(directory)).expanduser().is_dir():
+        found.append(f"{where} directory = {str(directory)!r}: not a directory; expected an existing directory")
+    python_path = getattr(settings, "python_path", None) or ()
+    for entry in [python_path] if isinstance(python_path, str | Path) else python_path:
+        path = Path(str(entry)).expanduser()
+        if not path.exists():
+            found.append(f"{where} python_path: {str(entry)!r} does not exist; expected directories (or zip "
+                         f"files) to import handlers from")
     return found
 
 
