@@ -1,20 +1,20 @@
 """`check-config`: every problem of a config in one run, each line starting with the file it is in.
 
 The INI's keys, the handlers (they must import, and their options must pass their OPTIONS_SPEC), the
-system users the daemons run as, and the paths the master and the daemons need.
+system users the daemons run as and what they must reach (orchestrator.spawn_checks), and the paths
+the master and the daemons need.
 """
 
 from __future__ import annotations
 
-import grp
 import importlib
 import os
-import pwd
 from collections.abc import Iterable
 from pathlib import Path
 
 from daemons.rpc.loader import HandlerError, option_problems, options_spec
 from daemons.rpc.settings import DaemonSettings
+from orchestrator import spawn_checks
 from orchestrator.config import BUILTIN, Config, ConfigError, load, locate
 
 
@@ -27,21 +27,26 @@ def problems(path: str | None) -> tuple[Config | None, str, list[str]]:
         source = str(located) if located is not None else BUILTIN
         found = str(exc).splitlines()
         daemons = [d for d in exc.daemons.values() if d.enabled is True]
+        more = daemon_problems(source, daemons)
+        if exc.partial is not None:
+            try:
+                more += spawn_checks.problems(exc.partial, daemons) + _path_problems(exc.partial)
+            except (TypeError, ValueError, OSError):
+                pass  # a value too broken to check further is already reported above
         # ftp_monitor's log_file and log_format are checked by the INI and again as options: say it once.
-        more = [line for line in daemon_problems(source, daemons)
-                if line.replace("[[[options]]] ", "") not in found]
-        return None, source, found + more
+        more = [line for line in more if line.replace("[[[options]]] ", "") not in found]
+        return None, source, found + list(dict.fromkeys(more))
     assert config is not None
-    return config, config.source, (daemon_problems(config.source, config.enabled) + _path_problems(config))
+    return config, config.source, (daemon_problems(config.source, config.enabled)
+                                   + spawn_checks.problems(config, config.enabled) + _path_problems(config))
 
 
 def daemon_problems(source: str, daemons: Iterable[DaemonSettings]) -> list[str]:
-    """Handlers that do not import or reject their options, structures, users: one line each (also reload's)."""
+    """Handlers that do not import or reject their options, or whose structures do not import: one line
+    each (also reload's pre-check; users, python_path and directory are orchestrator.spawn_checks')."""
     found: list[str] = []
     for settings in daemons:
         found += [f"{source}: {line}" for line in _handler_problems(settings)]
-        found += [f"{source}: {line}" for line in _user_problems(settings)]
-        found += [f"{source}: {line}" for line in _daemon_path_problems(settings)]
     return found
 
 
@@ -64,38 +69,6 @@ def _handler_problems(settings: DaemonSettings) -> list[str]:
         except Exception as exc:  # the module's own import error, named
             found.append(f"{where} structures: {module!r} cannot be imported: {type(exc).__name__}: {exc}; "
                          f"expected modules this Python can import, separated by commas")
-    return found
-
-
-def _user_problems(settings: DaemonSettings) -> list[str]:
-    """The account and group a daemon runs as must exist on this machine."""
-    found = []
-    for key, lookup, what, database in (("user", pwd.getpwnam, "user", "passwd"),
-                                        ("group", grp.getgrnam, "group", "group")):
-        value = getattr(settings, key, None)
-        if not value:
-            continue
-        try:
-            lookup(str(value))
-        except KeyError:
-            found.append(f"[daemons] [[{settings.name}]] {key} = {value!r}: no such {what} on this machine; "
-                         f"expected the name of an existing {what} (see `getent {database}`)")
-    return found
-
-
-def _daemon_path_problems(settings: DaemonSettings) -> list[str]:
-    """The working directory and the import path a daemon is given must be directories."""
-    where = f"[daemons] [[{settings.name}]]"
-    found = []
-    directory = getattr(settings, "directory", None)
-    if directory and not Path(str(directory)).expanduser().is_dir():
-        found.append(f"{where} directory = {str(directory)!r}: not a directory; expected an existing directory")
-    python_path = getattr(settings, "python_path", None) or ()
-    for entry in [python_path] if isinstance(python_path, str | Path) else python_path:
-        path = Path(str(entry)).expanduser()
-        if not path.exists():
-            found.append(f"{where} python_path: {str(entry)!r} does not exist; expected directories (or zip "
-                         f"files) to import handlers from")
     return found
 
 

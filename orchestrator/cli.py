@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     tail.add_argument("-n", "--lines", type=int, default=40, help="lines to show (default 40)")
     command("reload", "apply an edited config: restart only the daemons that changed")
+    top = command("top", "live view of every daemon (q quits)")
+    top.add_argument("--once", action="store_true", help="print one frame and exit")
+    top.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes (default 1)")
     command("check-config", "report every problem of the config (exit 0, or 2 with the problems)")
     schema = command("schema", "create or delete vhosts, exchanges, queues and bindings")
     schema_sub = schema.add_subparsers(dest="schema_command", required=True, metavar="ACTION")
@@ -103,6 +106,10 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
 
         print(render(config.daemon("ftp_monitor").options, config.ftp), end="")
         return EXIT_OK
+    if command == "top":
+        from orchestrator import top
+
+        return top.run(config, once=args.once, interval=args.interval)
     if command == "status":
         from orchestrator.status import status
 
@@ -129,10 +136,11 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
 def _worker(config: Config, name: str, log_level: str) -> int:
     from daemons.rpc.daemonize import OwnedElsewhere
     from daemons.rpc.runner import run
+    from daemons.rpc.topology import QueueTypeMismatch
     from orchestrator.ownership import claim_for_worker
 
     settings = config.daemon(name)
-    setup_logging(log_level.upper())
+    setup_logging(log_level.upper(), config.orchestrator.log_format, name)
     try:
         owner = claim_for_worker(config, name)  # held until this process exits
     except OwnedElsewhere as exc:
@@ -140,6 +148,9 @@ def _worker(config: Config, name: str, log_level: str) -> int:
         return EXIT_FAILED
     try:
         return run(settings, config.amqp)
+    except QueueTypeMismatch as exc:
+        logging.getLogger(f"edeposit.{name}").error("%s", exc)
+        return EXIT_FAILED
     finally:
         os.close(owner)
 
@@ -169,13 +180,14 @@ def _schema_daemons(config: Config, name: str) -> list[DaemonSettings]:
 
 
 def _broker_failure(config: Config, exc: Exception) -> int:
+    from daemons.rpc.topology import QueueTypeMismatch
     from daemons.rpc.vhosts import VhostError
 
-    if isinstance(exc, VhostError):
+    if isinstance(exc, VhostError | QueueTypeMismatch):
         print(f"error: {exc}", file=sys.stderr)
     else:
         logging.getLogger("edeposit").debug("schema failed", exc_info=True)
-        print(f"error: cannot reach the broker at {config.amqp.host}:{config.amqp.port}: {type(exc).__name__} {exc}",
+        print(f"error: cannot reach the broker at {config.amqp.where}: {type(exc).__name__} {exc}",
               file=sys.stderr)
     return EXIT_FAILED
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -12,9 +13,10 @@ from configobj import ConfigObj, ConfigObjError, flatten_errors, get_extra_value
 from validate import Validator
 
 from daemons.rpc.builtin import BUILTIN_DAEMONS
-from daemons.rpc.settings import AMQPSettings, DaemonSettings
+from daemons.rpc.settings import AMQPSettings, DaemonSettings, parse_nodes
 from daemons.rpc.spec_text import closest, describe_check, describe_error, did_you_mean, is_list_check
 from orchestrator import legacy_json
+from orchestrator.address import parse_listen
 from orchestrator.paths import CONFIG_ENV, SYSTEM_CONFIG, default_state_dir, packaged
 
 BUILTIN = "<built-in defaults>"
@@ -24,12 +26,15 @@ _REQUIRED_CUSTOM_KEYS = ("handler", "vhost", "exchange")
 class ConfigError(Exception):
     """A config that cannot be used; the text names file, section, key, value and what was expected.
 
-    `daemons` holds the daemons that could still be read, so check-config can check their handlers too.
+    `daemons` holds the daemons that could still be read and `partial` the config as far as it could be
+    read, so check-config can check their handlers, users and paths too.
     """
 
-    def __init__(self, message: str, daemons: dict[str, DaemonSettings] | None = None) -> None:
+    def __init__(self, message: str, daemons: dict[str, DaemonSettings] | None = None,
+                 partial: Config | None = None) -> None:
         super().__init__(message)
         self.daemons = daemons or {}
+        self.partial = partial
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,23 @@ class OrchestratorSettings:
     crash_window: int = 60
     log_max_bytes: int = 10 * 1024 * 1024
     log_backups: int = 5
+    log_format: str = "text"
+    metrics_listen: str = "127.0.0.1:9464"
+    metrics_queue_interval: float = 10.0
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """Where the exporter listens, or None when metrics are off (docs/monitoring.rst)."""
+        return parse_listen(self.metrics_listen)
+
+    @property
+    def metrics_dir(self) -> Path:
+        """Where workers write their metric files (prometheus_client multiprocess mode)."""
+        return self.state_dir / "metrics"
+    # The user every daemon runs as when the master runs as root ("": the master's own), and the group
+    # of the daemons' directories ("": that user's primary group). A daemon's section may set its own.
+    user: str = "edeposit"
+    group: str = ""
 
 
 @dataclass
@@ -148,6 +170,13 @@ def _build(obj: ConfigObj, source: str, warnings: list[str]) -> Config:
     amqp_section = _set(obj["amqp"])
     management_url = amqp_section.pop("management_url", None)
     amqp_section.pop("password_file", None)
+    queue_type = amqp_section.get("queue_type")
+    if "host" in amqp_section:
+        try:
+            amqp_section["host"] = _hosts(amqp_section["host"], amqp_section.get("port", AMQPSettings.port), source)
+        except ConfigError as exc:
+            problems.append(str(exc))
+            amqp_section.pop("host")
     try:
         password = _password(obj["amqp"], source)
     except ConfigError as exc:
@@ -158,16 +187,18 @@ def _build(obj: ConfigObj, source: str, warnings: list[str]) -> Config:
     state_dir = Path(orch.pop("state_dir", None) or default_state_dir()).expanduser()
     log_dir = Path(orch.pop("log_dir", None) or state_dir / "log").expanduser()
     orchestrator = OrchestratorSettings(state_dir=state_dir, log_dir=log_dir, **_known(OrchestratorSettings, orch))
+    try:
+        parse_listen(orchestrator.metrics_listen)
+    except (ValueError, TypeError) as exc:
+        problems.append(f"{source}: [orchestrator] metrics_listen = {orchestrator.metrics_listen!r}: {exc}")
     ftp = dict(obj["ftp"])
     daemons = {}
     for name, section in obj["daemons"].items():
         try:
-            daemons[name] = _daemon(name, section, state_dir, ftp, source)
+            daemons[name] = _daemon(name, section, orchestrator, ftp, source, queue_type)
         except ConfigError as exc:
             problems.append(str(exc))
-    if problems:
-        raise ConfigError("\n".join(problems), daemons)
-    return Config(
+    config = Config(
         source=source,
         amqp=amqp,
         orchestrator=orchestrator,
@@ -177,6 +208,9 @@ def _build(obj: ConfigObj, source: str, warnings: list[str]) -> Config:
         warnings=warnings,
         raw=obj.dict(),
     )
+    if problems:
+        raise ConfigError("\n".join(problems), daemons, config)
+    return config
 
 
 def _set(section: Any) -> dict[str, Any]:
@@ -188,6 +222,16 @@ def _known(cls: Any, values: dict[str, Any]) -> dict[str, Any]:
     """Only the keys `cls` has: unknown keys are reported as problems, and must not stop the others."""
     names = {f.name for f in fields(cls)}
     return {key: value for key, value in values.items() if key in names}
+
+
+def _hosts(values: list[str], port: int, source: str) -> str:
+    """The node list as one string (AMQPSettings.host), checked here so a bad node is a config error."""
+    text = ", ".join(str(value).strip() for value in values)
+    try:
+        parse_nodes(text, port)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: [amqp] host = {text!r}: {exc}") from None
+    return text
 
 
 def _password(section: Any, source: str) -> str:
@@ -210,15 +254,21 @@ def _password(section: Any, source: str) -> str:
         raise ConfigError(f"{source}: [amqp] password_file = {path!r}: cannot read it: {exc.strerror}") from exc
 
 
-def _daemon(name: str, section: Any, state_dir: Path, ftp: dict[str, Any], source: str) -> DaemonSettings:
+def _daemon(name: str, section: Any, orch: OrchestratorSettings, ftp: dict[str, Any], source: str,
+            queue_type: str | None = None) -> DaemonSettings:
+    state_dir = orch.state_dir
     values = _set(section)
+    if queue_type and "queue_type" not in values:
+        values["queue_type"] = queue_type  # [amqp] queue_type is every daemon's default
     options = dict(section.get("options", {}))
     if name == "ftp_monitor":
         # Its two documented keys sit in the daemon's section; its handler validates them as options.
         for key in ("log_file", "log_format"):
             if key in values:
                 options.setdefault(key, values.pop(key))
-    values["structures"] = tuple(values.get("structures", ()))
+    for key in ("structures", "environment", "python_path"):
+        values[key] = tuple(values.get(key, ()))
+    _check_process_keys(name, values, source)
     template = BUILTIN_DAEMONS.get(name)
     if template is None:
         missing = [key for key in _REQUIRED_CUSTOM_KEYS if not values.get(key)]
@@ -236,8 +286,27 @@ def _daemon(name: str, section: Any, state_dir: Path, ftp: dict[str, Any], sourc
         template = DaemonSettings(name=name, handler=values["handler"], vhost=values["vhost"],
                                   exchange=values["exchange"])
     data_dir = Path(options.get("data_dir") or state_dir / name)
-    return replace(template, **_known(DaemonSettings, values), options=options, data_dir=data_dir, state_dir=state_dir,
-                   shared={"ftp": ftp})
+    values.setdefault("user", template.user or orch.user)
+    values.setdefault("group", template.group or orch.group)
+    return replace(template, **_known(DaemonSettings, values), options=options, data_dir=data_dir,
+                   state_dir=state_dir, shared={"ftp": ftp})
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_process_keys(name: str, values: dict[str, Any], source: str) -> None:
+    """`environment` entries are KEY=value; `python_path` and `directory` are absolute paths."""
+    where = f"{source}: [daemons] [[{name}]]"
+    for entry in values["environment"]:
+        key, sep, value = entry.partition("=")
+        if not sep or not _ENV_NAME.fullmatch(key) or '"' in value:
+            raise ConfigError(f"{where} environment = {entry!r}: expected KEY=value (KEY of letters, digits and _; "
+                              f"no \" in the value; quote a value that holds a comma)")
+    for key, paths in (("python_path", values["python_path"]), ("directory", [values.get("directory") or "/"])):
+        for path in paths:
+            if not Path(path).is_absolute():
+                raise ConfigError(f"{where} {key} = {path!r}: expected an absolute directory")
 
 
 def _where(sections: list[str]) -> str:

@@ -15,7 +15,7 @@ import xmlrpc.client
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from orchestrator.control import LISTENER_NAME
+from orchestrator.control import MASTER_PROGRAMS
 from orchestrator.records import RecordStore
 
 
@@ -36,7 +36,7 @@ def ready_status(infos: list[dict[str, Any]], store: RecordStore) -> str | None:
     """The STATUS text once every daemon is RUNNING or has failed for good; None while any is on its way."""
     groups: dict[str, list[str]] = {}
     for info in infos:
-        if info["group"] != LISTENER_NAME:
+        if info["group"] not in MASTER_PROGRAMS:
             groups.setdefault(info["group"], []).append(info["statename"])
     failed = []
     for group, states in sorted(groups.items()):

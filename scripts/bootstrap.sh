@@ -75,3 +75,9 @@ if [ "$mode" = test ] && command -v rabbitmq-plugins >/dev/null; then
   for _ in $(seq 1 30); do timeout 2 bash -c "</dev/tcp/127.0.0.1/15672" 2>/dev/null && break; sleep 1; done
 fi
 
+# A root master runs the daemons as this unprivileged user ([orchestrator] user, docs/operations.rst);
+# a master that is not root runs them as its own user, so no account is needed then.
+if [ "$(id -u)" -eq 0 ] && ! id -u edeposit >/dev/null 2>&1; then
+  echo "creating the system user edeposit (the daemons run as it)"
+  useradd --system --home-dir /var/lib/edeposit-amqpd --no-create-home --shell /usr/sbin/nologin edeposit
+fi

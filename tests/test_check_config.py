@@ -19,6 +19,8 @@ from orchestrator.config import ConfigError, load
 from tests.test_downloader import LocalServer, send_bytes
 
 ECHO = "tests.handlers.master_echo:react"
+# As root the daemons would run as the `edeposit` user; these configs keep them with the master's user.
+OWN_USER = '[orchestrator]\nuser = ""\n'
 
 
 def check_config(path: Path) -> subprocess.CompletedProcess[str]:
@@ -33,6 +35,7 @@ port = 70000
 hots = localhost
 password_file = {secret_dir}
 [orchestrator]
+user = ""
 state_dir = {state_file}
 startsecs = soon
 [daemons]
@@ -99,7 +102,7 @@ def test_every_line_starts_with_the_file_and_shows_no_configspec_syntax(broken: 
 def test_state_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "plain").write_text("x")
     path = tmp_path / "a.ini"
-    path.write_text(f"[orchestrator]\nstate_dir = {tmp_path / 'plain'}\n")
+    path.write_text(f"{OWN_USER}state_dir = {tmp_path / 'plain'}\n")
     done = check_config(path)
     assert done.returncode == 2
     assert f"{path}: [orchestrator] state_dir = '{tmp_path / 'plain'}': not a directory" in done.stderr
@@ -107,7 +110,7 @@ def test_state_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
 
 def test_a_near_miss_that_names_a_handler_is_a_daemon_of_its_own(tmp_path: Path, state_dir: Path) -> None:
     path = tmp_path / "a.ini"
-    path.write_text(f"[orchestrator]\nstate_dir = {state_dir}\n[daemons]\n  [[calibr]]\n  handler = {ECHO}\n"
+    path.write_text(f"{OWN_USER}state_dir = {state_dir}\n[daemons]\n  [[calibr]]\n  handler = {ECHO}\n"
                     f"  vhost = v\n  exchange = e\n")
     done = check_config(path)
     assert done.returncode == 0, done.stderr
@@ -116,7 +119,7 @@ def test_a_near_miss_that_names_a_handler_is_a_daemon_of_its_own(tmp_path: Path,
 
 def test_a_single_network_with_a_trailing_comma_is_a_list(tmp_path: Path, state_dir: Path) -> None:
     path = tmp_path / "a.ini"
-    path.write_text(f"[orchestrator]\nstate_dir = {state_dir}\n[daemons]\n  [[downloader]]\n    [[[options]]]\n"
+    path.write_text(f"{OWN_USER}state_dir = {state_dir}\n[daemons]\n  [[downloader]]\n    [[[options]]]\n"
                     f"    allowed_networks = 127.0.0.2/32,\n")
     done = check_config(path)
     assert done.returncode == 0, done.stderr
@@ -154,7 +157,7 @@ def test_a_downloader_worker_allows_the_network_listed_with_a_trailing_comma(vho
 
 def test_a_handler_reference_that_is_wrong_says_what_is_expected(tmp_path: Path) -> None:
     path = tmp_path / "a.ini"
-    path.write_text("[daemons]\n  [[a1]]\n  handler = nocolon\n  vhost = v\n  exchange = e\n"
+    path.write_text(OWN_USER + "[daemons]\n  [[a1]]\n  handler = nocolon\n  vhost = v\n  exchange = e\n"
                     f"  [[a2]]\n  handler = {ECHO.replace(':react', ':nothing')}\n  vhost = v\n  exchange = e\n")
     done = check_config(path)
     assert done.returncode == 2
@@ -165,7 +168,8 @@ def test_a_handler_reference_that_is_wrong_says_what_is_expected(tmp_path: Path)
 
 def test_a_problem_of_ftp_monitors_own_keys_is_named_once(tmp_path: Path) -> None:
     path = tmp_path / "a.ini"
-    path.write_text("[daemons]\n  [[ftp_monitor]]\n  log_format = weird\n    [[[options]]]\n    start_at = middle\n")
+    path.write_text(OWN_USER + "[daemons]\n  [[ftp_monitor]]\n  log_format = weird\n"
+                    "    [[[options]]]\n    start_at = middle\n")
     done = check_config(path)
     assert done.returncode == 2
     assert done.stderr.count("log_format = 'weird'") == 1

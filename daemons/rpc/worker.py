@@ -23,12 +23,12 @@ from typing import Any
 import pika
 import pika.exceptions
 
-from daemons.rpc import answers, topology
+from daemons.rpc import answers, metrics, nodes, topology
 from daemons.rpc.backoff import Backoff
 from daemons.rpc.coalescing import CoalescingSelectConnection
 from daemons.rpc.handler import Request, done_serving, serving
 from daemons.rpc.loader import LoadedHandler
-from daemons.rpc.poison import PoisonTracker
+from daemons.rpc.poison import PoisonTracker, broker_says_poison, delivery_count
 from daemons.rpc.session import RECOVERABLE, ConnectionKeeper, Session, SessionLost
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from daemons.rpc.wire import deserialize
@@ -119,6 +119,7 @@ class Worker:
                 except RECOVERABLE as exc:
                     if self._stop.is_set():
                         break
+                    metrics.reconnect()
                     delay = self._backoff.next_delay()
                     self._change_state(WorkerState.RECONNECTING)
                     self.log.warning(
@@ -132,9 +133,10 @@ class Worker:
         return 0
 
     def _serve_session(self) -> None:
-        params = self.amqp.parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name}")
+        params = self.amqp.node_parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name}")
         # One write per answer instead of one per frame (daemons/rpc/coalescing.py).
-        connection = pika.BlockingConnection(params, _impl_class=CoalescingSelectConnection)
+        connection, node = nodes.open_first(params, _impl_class=CoalescingSelectConnection)
+        report = nodes.NodeReport(self.settings.state_dir, self.settings.name)
         keeper: ConnectionKeeper | None = None
         try:
             channel = connection.channel()
@@ -147,10 +149,15 @@ class Worker:
             consumer_tag = channel.basic_consume(self.settings.input_queue, on_message_callback=self._on_message)
             self._backoff.reset()
             self._change_state(WorkerState.CONSUMING)
-            self.log.info("consuming %s on vhost %s", self.settings.input_queue, self.settings.vhost)
+            report.connected(nodes.label(node))
+            metrics.connected(nodes.label(node))
+            self.log.info("consuming %s on vhost %s at node %s", self.settings.input_queue, self.settings.vhost,
+                          nodes.label(node))
             self._consume(session, keeper, consumer_tag)
             connection.close()
         finally:
+            report.disconnected()
+            metrics.disconnected()
             self._session = self._keeper = None
             self._known_exchanges.clear()
             self._inbox.clear()  # unacked: the broker redelivers them
@@ -200,6 +207,7 @@ class Worker:
 
     # -- one message ---------------------------------------------------------------------------
     def _handle(self, session: Session, keeper: ConnectionKeeper, job: Delivery) -> None:
+        in_hand = metrics.begin(job.method, job.properties)
         try:
             keeper.busy()
             self._process(session, job)
@@ -208,6 +216,7 @@ class Worker:
             raise
         finally:
             keeper.idle()
+            metrics.end(in_hand)
 
     def _process(self, session: Session, job: Delivery) -> None:
         properties = job.properties
@@ -218,25 +227,31 @@ class Worker:
 
         if uuid is None:
             self.log.warning("message without a UUID header (headers: %s); answering with an error", sorted(headers))
+            metrics.outcome("no_uuid")
             self._finish(session, job, answers.failure(MissingUUIDError("the request has no UUID header"), "", **reply))
             return
         if len(job.body) > self.settings.max_message_bytes:
             exc = MessageTooLargeError(
                 f"message of {len(job.body)} bytes exceeds max_message_bytes = {self.settings.max_message_bytes}"
             )
+            metrics.outcome("too_large")
             self._finish(session, job, answers.failure(exc, uuid, **reply))
             return
 
         key = self.poison.key(job.body, properties)
-        redelivered = bool(job.method.redelivered)
-        deaths = self.poison.begin(key, redelivered)
+        quorum = self.settings.queue_type == "quorum"  # the broker counts deliveries (daemons/rpc/poison.py)
+        redelivered = bool(job.method.redelivered) and not quorum
+        deaths = delivery_count(properties) if quorum else self.poison.begin(key, redelivered)
+        poisoned = (broker_says_poison(properties, self.settings.delivery_limit) if quorum
+                    else self.poison.is_poison(deaths))
         try:
-            if self.poison.is_poison(deaths):
+            if poisoned:
                 self.log.error("message UUID=%r killed the worker %d times; answering with an error", uuid, deaths)
                 poison = PoisonMessageError(
                     f"this message killed the {self.settings.name} worker {deaths} times; it was not run again"
                 )
                 answer = answers.failure(poison, uuid, **reply)
+                metrics.outcome("poison")
             else:
                 answer = self._call_handler(session, job, uuid, reply)
             self._finish(session, job, answer)
@@ -247,6 +262,7 @@ class Worker:
         def send_back(data: Any) -> None:
             answer = self._checked_size(answers.success(data, uuid, progress=True, **reply))
             session.run(lambda: self._publish_now(session, answer))
+            metrics.progress()
 
         started = time.monotonic()
         try:
@@ -262,6 +278,8 @@ class Worker:
         except Exception as exc:
             self.log.warning("UUID=%r: %s: %s", uuid, type(exc).__name__, exc)
             answer = answers.failure(exc, uuid, **reply)
+            metrics.outcome("error", exc)
+        metrics.handler_seconds(time.monotonic() - started)
         self.log.debug("UUID=%r handled in %.3f s", uuid, time.monotonic() - started)
         return answer
 
@@ -288,6 +306,7 @@ class Worker:
             session.channel.basic_ack(job.method.delivery_tag)
 
         session.run(publish_and_ack)
+        metrics.answered()
 
     def publish(self, value: Any, routing_key: str | None = None, exchange: str | None = None,
                 uuid: Any = "") -> None:
