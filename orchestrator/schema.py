@@ -101,7 +101,8 @@ def create_reported(config: Config, daemons: Iterable[DaemonSettings], out: Call
             connection.close()
         for (kind, name), (existed, messages) in before.items():
             waiting = f" ({messages} message{'s' if messages != 1 else ''} waiting)" if messages else ""
-            out(f"  {kind} '{name}': {'already existed' if existed else 'created'}{waiting}")
+            shown = "quorum queue" if kind == "queue" and settings.queue_type == "quorum" else kind
+            out(f"  {shown} '{name}': {'already existed' if existed else 'created'}{waiting}")
         for exchange, queue, key in topology.bindings(settings):
             out(f"  binding {exchange}[{key!r}] -> '{queue}': bound")
     out("(AMQP cannot tell whether a binding existed; binding again changes nothing.)")

@@ -13,7 +13,7 @@ import pika.exceptions
 import pytest
 
 from daemons.rpc import daemonize
-from daemons.testing import BROKER, publish, write_config
+from daemons.testing import BROKER, publish, wait_for, write_config
 from orchestrator import cli
 from orchestrator.config import load
 from orchestrator.ownership import owner_file
@@ -124,6 +124,7 @@ def test_delete_refuses_while_a_process_holds_the_owner_lock(
 def test_delete_refuses_while_the_master_runs_the_daemon(make_master: Any, vhost: str) -> None:  # noqa: F811
     master = make_master({"one": echo_daemon(1)})
     assert master.run("start-all")[0] == 0
+    wait_for(lambda: exists(vhost, "queue", "in1"), what="the worker declared its queue")
     code, _, err = master.run("schema", "delete", "one", "--yes")
     assert code == 1
     assert f"daemon one runs under the master: stop it first with `edeposit-amqpd -c {master.config} stop one`" in err
