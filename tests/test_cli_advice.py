@@ -76,8 +76,9 @@ def test_start_all_names_schema_create_with_the_config(broker: object, tmp_path:
 
 
 def test_start_all_output_names_tail_with_the_config(make_master: Any) -> None:  # noqa: F811
+    # startsecs = 8: a busy machine may take seconds to reach the failing import, which must come first.
     master = make_master({"broken": {**echo_daemon(1), "handler": "tests.handlers.master_broken:react"},
-                          "fine": echo_daemon(2)}, extra="startsecs = 1\nstartretries = 0")
+                          "fine": echo_daemon(2)}, extra="startsecs = 8\nstartretries = 0")
     code, _, err = master.run("start-all")
     assert code == 1
     assert f"not running: broken (see `edeposit-amqpd -c {master.config} tail NAME`)" in err
