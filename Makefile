@@ -31,6 +31,7 @@ test-fast:
 	$(PY) -m pytest -p no:cacheprovider -m "not slow" tests
 
 bench:
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[bench]'
 	$(PY) tests/bench/rpc_roundtrip.py
 
 lint:
