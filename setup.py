@@ -36,6 +36,8 @@ setup(
     ],
     extras_require={
         "docs": ["sphinx>=7"],
+        # Peers for tests/bench/rpc_roundtrip.py only; the daemons never import them.
+        "bench": ["nameko>=2.14,<3", "celery>=5.3,<6"],
         "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.5", "pypdf>=4", "sphinx>=7",
                  "mypy>=1.10", "types-lxml", "types-docutils", "types-reportlab", "types-PyYAML"],
     },

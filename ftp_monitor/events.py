@@ -7,6 +7,7 @@ state, so a restart between the two loses nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from daemons.ftp_manager.users import SETTINGS_FLAGS, FtpUserError, PasswdFileError, home_of, load_user_settings
-from daemons.rpc.wire import serialize
-from ftp_monitor.importer import ImportSettings, finish_import, prepare_import
+from daemons.rpc.wire import TAG, serialize
+from ftp_monitor.importer import ImportSettings, abandon_import, finish_import, prepare_import
 from ftp_monitor.pairing import PairingRules
 from ftp_monitor.records import LogRecord
 from ftp_monitor.structures import FileEvent
@@ -23,17 +24,23 @@ from ftp_monitor.structures import FileEvent
 UPLOAD_COMMANDS = frozenset({"STOR", "STOU", "APPE"})
 ABORTED_TRANSFERS = frozenset({"cancelled", "timeout"})
 MAX_PENDING_RENAMES = 1000
+# serialize() for a FileEvent (all its fields are scalars), without its per-call encoder and walk: the
+# same bytes, once per record (tests/test_ftp_monitor_records.py compares the two).
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+_EVENT_FIELDS = FileEvent._fields
 
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One message to publish; `after_confirm` runs once the broker confirmed it."""
+    """One message to publish; `after_confirm` runs once the broker confirmed it, `if_undelivered(why)` when
+    the publisher gave up on it (too large, or unroutable twice)."""
 
     routing_key: str
     body: bytes
     message_id: str
     after_confirm: Callable[[], None] | None = None
     old_style: bool = False  # for old consumers: also carries the UUID header
+    if_undelivered: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,13 @@ class MonitorRules:
     events: bool = False
     event_key: str = "event"
     defaults: ImportSettings = ImportSettings()
+
+
+def encode_event(event: Any) -> bytes:
+    """The JSON body of a FileEvent, byte for byte what `serialize()` makes of it."""
+    plain = dict(zip(_EVENT_FIELDS, event, strict=True))
+    plain[TAG] = "FileEvent"
+    return _ENCODE(plain).encode("utf-8")
 
 
 def upload_outcome(record: LogRecord) -> str | None:
@@ -115,7 +129,7 @@ class RecordHandler:
         )
 
     def _event_message(self, event: Any, message_id: str) -> Outgoing:
-        return Outgoing(f"{self.rules.event_key}.{event.event}", serialize(event), message_id)
+        return Outgoing(f"{self.rules.event_key}.{event.event}", encode_event(event), message_id)
 
     # -- imports -----------------------------------------------------------------------------------
     def _is_lock(self, record: LogRecord) -> bool:
@@ -178,6 +192,12 @@ class RecordHandler:
             finally:
                 self._importing.discard(username)
 
+        def abandon(why: str) -> None:
+            try:
+                abandon_import(prepared, why, self.log)
+            finally:
+                self._importing.discard(username)
+
         return Outgoing(self.rules.import_key, serialize(prepared.request), message_id, after_confirm=finish,
-                        old_style=True)
+                        old_style=True, if_undelivered=abandon)
 

@@ -239,6 +239,22 @@ def finish_import(prepared: PreparedImport, log: logging.Logger | None = None) -
             log.error("cannot write %s for %s (%s); remove whatever is in its place", path, prepared.username, exc)
 
 
+def abandon_import(prepared: PreparedImport, why: str, log: logging.Logger | None = None) -> None:
+    """The ImportRequest could not be delivered: every file stays, the user learns why, and the lock file is
+    back so that deleting it again tries again."""
+    log = log or logging.getLogger("edeposit.ftp_monitor")
+    log.error("import for %s was not delivered (%s); its files stay in %s", prepared.username, why, prepared.home)
+    owner = prepared.home.stat()
+    text = f"Import failed: the import could not be delivered ({why}). Nothing was imported; delete the lock file " \
+           f"again to try again.\n"
+    for path, data in ((prepared.home / ERROR_LOG, text), (prepared.home / prepared.settings.lock_filename,
+                                                           LOCK_FILE_TEXT)):
+        try:
+            write_user_file(path, data.encode("utf-8"), owner.st_uid, owner.st_gid)
+        except OSError as exc:
+            log.error("cannot write %s for %s (%s); remove whatever is in its place", path, prepared.username, exc)
+
+
 def _remove_empty_directories(home: Path) -> None:
     for root, dirs, _ in os.walk(home, topdown=False, followlinks=False):
         for name in dirs:

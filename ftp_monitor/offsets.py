@@ -49,6 +49,11 @@ def matches(fd: int, position: FilePosition) -> bool:
     return os.pread(fd, len(position.fingerprint), 0) == position.fingerprint
 
 
+class StateFileError(RuntimeError):
+    """The saved position cannot be written (read-only, full disk, wrong owner): a local problem that
+    reconnecting cannot cure, so the monitor stops with this message instead of re-sending forever."""
+
+
 class OffsetStore:
     """One JSON file under the daemon's data_dir."""
 
@@ -71,9 +76,15 @@ class OffsetStore:
             return MonitorState(files, renames)
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise StateFileError(f"cannot read the offsets file {self.path}: {exc.strerror or exc}") from exc
         except (ValueError, KeyError, TypeError) as exc:
             damaged = self.path.with_name(self.path.name + ".damaged")
-            os.replace(self.path, damaged)
+            try:
+                os.replace(self.path, damaged)
+            except OSError as move:
+                raise StateFileError(f"the offsets file {self.path} is damaged ({exc}) and cannot be moved aside: "
+                                     f"{move.strerror or move}") from move
             self.log.error("offset file %s is damaged (%s); moved it to %s and starting without it",
                            self.path, exc, damaged)
             return None
@@ -88,4 +99,9 @@ class OffsetStore:
             ],
             "pending_renames": dict(state.pending_renames),
         }
-        write_atomically(self.path, json.dumps(payload), mode=0o600)
+        try:
+            write_atomically(self.path, json.dumps(payload), mode=0o600)
+        except OSError as exc:
+            raise StateFileError(f"cannot write the offsets file {self.path}: {exc.strerror or exc} "
+                                 f"(errno {exc.errno}); fix the file or its directory and start ftp_monitor "
+                                 f"again") from exc

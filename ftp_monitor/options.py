@@ -22,6 +22,8 @@ start_at = option('beginning', 'end', default='end')
 rotated_quiet_seconds = float(min=0, max=86400, default=60)
 poll_seconds = float(min=0.05, max=60, default=1.0)
 batch_records = integer(min=1, max=100000, default=5000)
+max_record_bytes = integer(min=4096, default=1048576)
+max_message_bytes = integer(min=4096, default=134217728)
 max_file_bytes = integer(min=1, default=67108864)
 max_import_bytes = integer(min=1, default=104857600)
 same_name_dir_pairing = boolean(default=True)
@@ -43,6 +45,8 @@ class MonitorOptions:
     rotated_quiet_seconds: float
     poll_seconds: float
     batch_records: int
+    max_record_bytes: int
+    max_message_bytes: int
     rules: MonitorRules
 
     @property
@@ -81,6 +85,8 @@ def load_options(settings: DaemonSettings) -> MonitorOptions:
         rotated_quiet_seconds=values["rotated_quiet_seconds"],
         poll_seconds=values["poll_seconds"],
         batch_records=values["batch_records"],
+        max_record_bytes=values["max_record_bytes"],
+        max_message_bytes=values["max_message_bytes"],
         rules=MonitorRules(
             home_root=Path(ftp["home_root"]),
             passwd_file=Path(ftp["passwd_file"]),

@@ -1,16 +1,31 @@
-"""Publishes batches of messages with publisher confirms, reconnecting with backoff when the broker goes away.
+"""Publishes batches of messages with publisher confirms over one connection that one thread owns.
 
-pika's SelectConnection runs on a thread of its own so a whole batch goes out at once and the broker's
-(multiple) acks confirm it; `publish()` returns only when every message of the batch is confirmed and
-raises `PublishFailed` otherwise; the caller then sends the same batch again (same message ids), so a
-lost connection costs duplicates, never lost or reordered records. `send()` and `wait()` split
-`publish()`, so the caller can prepare the next batch while the broker works on this one.
+Threads: `ConfirmingPublisher` runs pika's SelectConnection on a thread of its own; every channel call
+happens there. Other threads only `submit()` a `Batch`: it goes into an inbox and the I/O loop is woken
+with `add_callback_threadsafe`, so a batch leaves at once, without polling. When every message of a
+batch is settled, and every batch before it too, `on_confirmed(batch)` is called (on the publisher's
+thread), so the caller sees batches confirmed in the order it submitted them.
+
+Settled means one of:
+
+* confirmed: the broker acked it (``basic.ack``, also with ``multiple``);
+* undelivered, with the reason in `Batch.undelivered`: larger than the message limit
+  (`max_message_bytes`, or the broker's ``max_message_size`` once the broker refused a message for its
+  size), or returned as unroutable (``mandatory``) a second time after the topology was declared again.
+
+Failures: a lost connection, a closed channel or a nack is the broker's problem and recoverable: the
+connection is (re)opened with capped backoff, walking `AMQPSettings.node_parameters()` in order, and
+every message not yet settled is published again, in order and with the same message id
+(at-least-once). Any other exception is a bug: it ends the publisher's thread, and
+`threading.excepthook` (see `ftp_monitor.service`) ends the process with the traceback.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
+import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,243 +39,355 @@ from pika.spec import Basic
 
 from daemons.rpc import topology
 from daemons.rpc.backoff import Backoff
-from daemons.rpc.coalescing import CoalescingSelectConnection
 from daemons.rpc.nodes import NodeReport, label
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
+from ftp_monitor.batching import BatchingIOServices
 from ftp_monitor.events import Outgoing
 
-RECOVERABLE = (pika.exceptions.AMQPError, ConnectionError, OSError)
-_WAIT_SLICE = 0.2
+# Broker and network trouble; anything else raised on the publisher's thread is a bug.
+RECOVERABLE = (pika.exceptions.AMQPError, ConnectionError, socket.gaierror, TimeoutError)
+DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024  # RabbitMQ's default max_message_size
+_BROKER_SIZE_LIMIT = re.compile(r"larger than configured max size (\d+)")
 
 
-class PublishFailed(RuntimeError):
-    """The batch was not confirmed (connection lost, nack, timeout or stop); send it again later."""
-
-
-@dataclass
-class Ticket:
-    """A batch on its way to the broker; `done` is set once it is confirmed or failed (`error`)."""
+@dataclass(eq=False)
+class Batch:
+    """Messages handed over together; `token` is the caller's own (e.g. the log lines they came from)."""
 
     messages: Sequence[Outgoing]
-    pending: collections.deque[int] = field(default_factory=collections.deque)
-    done: threading.Event = field(default_factory=threading.Event)
-    error: str | None = None
+    token: Any = None
+    confirmed: bool = False  # set (on the publisher's thread) just before on_confirmed(batch)
+    undelivered: dict[int, str] = field(default_factory=dict)  # message index -> why it was not delivered
+    remaining: int = field(init=False)
+    settled: bytearray = field(init=False)
+    returned: set[int] = field(default_factory=set)  # indexes returned once as unroutable
 
-    def fail(self, why: str) -> None:
-        if not self.done.is_set():
-            self.error = why
-            self.done.set()
+    def __post_init__(self) -> None:
+        self.remaining = len(self.messages)
+        self.settled = bytearray(len(self.messages))
+
+    def settle(self, index: int) -> None:
+        if not self.settled[index]:
+            self.settled[index] = 1
+            self.remaining -= 1
 
 
 class ConfirmingPublisher:
     def __init__(self, amqp: AMQPSettings, settings: DaemonSettings, extra_bindings: Sequence[tuple[str, str]] = (),
-                 log: logging.Logger | None = None) -> None:
+                 log: logging.Logger | None = None, on_confirmed: Callable[[Batch], None] | None = None,
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, mandatory_events: bool = False) -> None:
         self.amqp = amqp
         self.settings = settings
         self.extra_bindings = tuple(extra_bindings)  # (queue, routing key) on the daemon's exchange
         self.log = log or logging.getLogger(f"edeposit.{settings.name}")
+        self.on_confirmed = on_confirmed or (lambda batch: None)
+        self.max_message_bytes = max_message_bytes
+        # Imports must reach a queue; events only when the config names a queue for them (event_queue).
+        self.mandatory_events = mandatory_events
+        self.connections = 0  # connections that reached confirm mode, for tests and logs
+        self._node = ""
+        self._node_report = NodeReport(settings.state_dir, settings.name)  # which node, for `status`
         self._backoff = Backoff(cap=amqp.reconnect_max_delay)
         self._closing = threading.Event()
         self._ready = threading.Event()
-        self._connection: CoalescingSelectConnection | None = None
+        self._lock = threading.Lock()  # guards _inbox, _loop and _wake_pending: the only state shared
+        self._inbox: collections.deque[Batch] = collections.deque()
+        self._loop: Any = None
+        self._wake_pending = False
+        # Publisher thread only:
+        self._connection: SelectConnection | None = None
         self._channel: Any = None
+        self._opened = False
+        self._pending: collections.deque[Batch] = collections.deque()  # submitted, not yet reported
+        self._inflight: collections.deque[tuple[int, Batch, int]] = collections.deque()  # (tag, batch, index)
+        self._early: set[int] = set()  # tags acked alone before an older tag
+        self._returned: dict[int, str] = {}  # tag -> why the broker returned it
+        self._redeclaring: list[tuple[Batch, int]] | None = None
         self._next_tag = 0
-        self._attempts = 0
-        self._node = ""
-        self._report = NodeReport(settings.state_dir, settings.name)  # which node, for `status`
-        self._batch: Ticket | None = None
         self._thread = threading.Thread(target=self._run, name=f"{settings.name}-publisher", daemon=True)
 
-    # -- caller side -----------------------------------------------------------------------------
+    # -- any thread ------------------------------------------------------------------------------
     def start(self) -> None:
         self._thread.start()
 
     def wait_connected(self, timeout: float) -> bool:
         return self._ready.wait(timeout)
 
-    def publish(self, messages: Sequence[Outgoing], stop: threading.Event | None = None,
-                timeout: float = 60.0) -> None:
-        """Return once the broker confirmed every message; PublishFailed otherwise."""
-        self.wait(self.send(messages, stop, timeout), stop, timeout)
+    def submit(self, batch: Batch) -> None:
+        """Hand a batch over; returns at once. `on_confirmed(batch)` follows once it is settled."""
+        with self._lock:
+            self._inbox.append(batch)
+            if self._loop is not None and not self._wake_pending:
+                self._wake_pending = True
+                self._loop.add_callback_threadsafe(self._take_inbox)
 
-    def send(self, messages: Sequence[Outgoing], stop: threading.Event | None = None,
-             timeout: float = 60.0) -> Ticket:
-        """Hand the batch to the connection and return at once; `wait()` for its confirm.
-
-        Note: one batch at a time: wait for a batch before sending the next.
-        """
-        batch = Ticket(messages)
-        if not messages:
-            batch.done.set()
-            return batch
-        self._wait(self._ready, stop, time.monotonic() + timeout, "not connected to the broker")
-        connection = self._connection
-        if connection is None:
-            raise PublishFailed("not connected to the broker")
-        try:
-            connection.ioloop.add_callback_threadsafe(lambda: self._send(batch))
-        except Exception as exc:  # the loop is already gone
-            raise PublishFailed(f"connection closed: {exc}") from exc
-        return batch
-
-    def wait(self, ticket: Ticket, stop: threading.Event | None = None, timeout: float = 60.0) -> None:
-        """Return once the broker confirmed every message of `ticket`; PublishFailed otherwise."""
-        try:
-            self._wait(ticket.done, stop, time.monotonic() + timeout,
-                       f"no confirm for {len(ticket.messages)} message(s) within {timeout} s")
-        except PublishFailed:
-            self._drop_connection()
-            raise
-        if ticket.error:
-            raise PublishFailed(ticket.error)
-
-    def _wait(self, event: threading.Event, stop: threading.Event | None, deadline: float, why: str) -> None:
-        while not event.wait(_WAIT_SLICE):
-            if stop is not None and stop.is_set():
-                raise PublishFailed("stopping")
-            if time.monotonic() > deadline:
-                raise PublishFailed(why)
-
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Close the connection and end the thread; what was not confirmed is simply not reported."""
         self._closing.set()
-        self._drop_connection()
-        self._thread.join(timeout=10)
+        with self._lock:
+            if self._loop is not None:
+                self._loop.add_callback_threadsafe(self._shut_down)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
-    def _drop_connection(self) -> None:
-        connection = self._connection
-        if connection is not None:
-            try:
-                connection.ioloop.add_callback_threadsafe(lambda: self._close_connection(connection))
-            except Exception:  # already closed
-                pass
-
-    # -- the connection's thread -----------------------------------------------------------------
+    # -- the publisher's thread: connecting --------------------------------------------------------
     def _run(self) -> None:
         while not self._closing.is_set():
-            try:
-                self._declare()
-                # SelectConnection takes one node: each attempt takes the next one of [amqp] host.
-                nodes = self.amqp.node_parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name}")
-                self._attempts += 1
-                node = nodes[(self._attempts - 1) % len(nodes)]
-                self._node = label(node)
-                connection = CoalescingSelectConnection(
-                    node,
-                    on_open_callback=self._on_open,
-                    on_open_error_callback=self._on_open_error,
-                    on_close_callback=self._on_closed,
-                )
-                self._connection = connection
-                connection.ioloop.start()
-            except RECOVERABLE as exc:
-                self.log.warning("broker connection failed (%s: %s)", type(exc).__name__, exc or "no detail")
-            finally:
-                self._ready.clear()
-                self._connection = None
-            if not self._closing.is_set():
-                delay = self._backoff.next_delay()
-                self.log.warning("reconnect attempt %d in %.1f s", self._backoff.attempt, delay)
-                self._closing.wait(delay)
+            nodes = self.amqp.node_parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name}")
+            for params in nodes:
+                self._session(params)
+                if self._closing.is_set():
+                    return
+                if self._opened:
+                    break  # it was up and went away: start again from the first node
+            delay = self._backoff.next_delay()
+            self.log.warning("reconnect attempt %d in %.1f s", self._backoff.attempt, delay)
+            self._closing.wait(delay)
 
-    def _declare(self) -> None:
-        """Exchange, output queue and binding (and the event queue when configured), on a short connection."""
-        params = self.amqp.node_parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name} setup")
-        connection = pika.BlockingConnection(params)
+    def _session(self, params: pika.ConnectionParameters) -> None:
+        """One connection, from opening to closed; the I/O loop runs here meanwhile."""
+        self._opened = False
+        self._node = label(params)
+        where = f"{self._node} vhost {params.virtual_host}"
         try:
-            channel = connection.channel()
-            topology.declare(channel, self.settings)
-            for queue, key in self.extra_bindings:
-                arguments = topology.queue_arguments(self.settings.queue_type)
-                channel.queue_declare(queue=queue, durable=True, arguments=arguments)
-                channel.queue_bind(queue=queue, exchange=self.settings.exchange, routing_key=key)
+            connection = SelectConnection(params, on_open_callback=self._on_open,
+                                          on_open_error_callback=lambda c, e: self._on_open_error(c, e, where),
+                                          on_close_callback=self._on_closed, custom_ioloop=BatchingIOServices())
+        except RECOVERABLE as exc:
+            self.log.warning("cannot connect to %s: %s", where, exc)
+            return
+        self._connection = connection
+        with self._lock:
+            self._loop = connection.ioloop
+            if self._inbox and not self._wake_pending:
+                self._wake_pending = True
+                self._loop.add_callback_threadsafe(self._take_inbox)
+        try:
+            connection.ioloop.start()
+        except RECOVERABLE as exc:
+            self.log.warning("broker connection to %s failed (%s: %s)", where, type(exc).__name__, exc)
         finally:
-            if connection.is_open:
-                connection.close()
+            with self._lock:
+                self._loop = None
+                self._wake_pending = False
+            self._ready.clear()
+            self._connection = self._channel = None
+            self._inflight.clear()  # what they named is unsettled and goes out again on the next channel
+            self._early.clear()
+            self._returned.clear()
+            self._redeclaring = None
+            connection.ioloop.close()
 
     def _on_open(self, connection: SelectConnection) -> None:
         connection.channel(on_open_callback=self._on_channel_open)
 
-    def _on_open_error(self, connection: SelectConnection, error: BaseException) -> None:
-        self.log.warning("cannot open a broker connection: %s", error)
+    def _on_open_error(self, connection: SelectConnection, error: BaseException, where: str) -> None:
+        self.log.warning("cannot connect to %s: %s", where, error or type(error).__name__)
         connection.ioloop.stop()
 
     def _on_channel_open(self, channel: Any) -> None:
         channel.add_on_close_callback(self._on_channel_closed)
+        channel.add_on_return_callback(self._on_return)
         self._channel = channel
-        self._next_tag = 0
-        channel.confirm_delivery(ack_nack_callback=self._on_confirm, callback=self._on_confirm_mode)
+        self._declare(channel, lambda: channel.confirm_delivery(ack_nack_callback=self._on_confirm,
+                                                                callback=self._on_confirm_mode))
+
+    def _declare(self, channel: Any, then: Callable[[], None]) -> None:
+        """Exchanges, queues and bindings (idempotent), one after the other, then `then()`."""
+        settings = self.settings
+        steps: list[tuple[Callable[..., Any], dict[str, Any]]] = []
+        for exchange in (settings.exchange, *settings.extra_exchanges):
+            steps.append((channel.exchange_declare, {"exchange": exchange, "exchange_type": "topic",
+                                                     "durable": True}))
+        arguments = topology.queue_arguments(settings.queue_type)
+        for queue in dict.fromkeys([settings.output_queue, *(queue for queue, _ in self.extra_bindings)]):
+            steps.append((channel.queue_declare, {"queue": queue, "durable": True, "arguments": arguments}))
+        binds = [*topology.bindings(settings), *((settings.exchange, q, k) for q, k in self.extra_bindings)]
+        for exchange, queue, key in binds:
+            steps.append((channel.queue_bind, {"queue": queue, "exchange": exchange, "routing_key": key}))
+
+        def step(_frame: Any = None) -> None:
+            if not channel.is_open:
+                return
+            if steps:
+                method, arguments = steps.pop(0)
+                method(**arguments, callback=step)
+            else:
+                then()
+
+        step()
 
     def _on_confirm_mode(self, _frame: Any) -> None:
+        self._opened = True
+        self.connections += 1
         self._backoff.reset()
+        self._next_tag = 0
         self.log.info("publishing to exchange %s on vhost %s at node %s with confirms", self.settings.exchange,
                       self.settings.vhost, self._node)
-        self._report.connected(self._node)
+        self._node_report.connected(self._node)
         self._ready.set()
+        for batch in list(self._pending):  # not settled on the last connection: again, in order
+            self._publish(batch, range(len(batch.messages)))
+        self._report()
+        self._take_inbox()
 
     def _on_channel_closed(self, channel: Any, reason: BaseException) -> None:
         self._ready.clear()
-        self._fail_batch(f"channel closed: {reason}")
+        self._channel = None
+        if isinstance(reason, pika.exceptions.ChannelClosedByBroker):
+            limit = _BROKER_SIZE_LIMIT.search(reason.reply_text or "")
+            if reason.reply_code == 406 and "x-queue-type" in str(reason.reply_text):
+                # A configuration problem no reconnect can cure: end the process with the explanation.
+                raise topology.QueueTypeMismatch(f"{reason.reply_text}; set queue_type for {self.settings.name} "
+                                                 f"to the queue's type, or convert the queue "
+                                                 f"(docs/deployment.rst, 'Converting a queue')")
+            if reason.reply_code == 406 and limit:
+                self.max_message_bytes = min(self.max_message_bytes, int(limit.group(1)))
+                self.log.error("the broker refused a message for its size (%s); messages over %d bytes are not "
+                               "sent from now on", reason.reply_text, self.max_message_bytes)
+            else:
+                self.log.warning("the broker closed the channel: %s", reason)
         connection = self._connection
-        if connection is not None:
-            self._close_connection(connection)
+        if connection is not None and connection.is_open:
+            connection.close()
 
     def _on_closed(self, connection: SelectConnection, reason: BaseException) -> None:
-        self._report.disconnected()
+        if self._opened:
+            self._node_report.disconnected()
         self._ready.clear()
-        self._channel = None
-        self._fail_batch(f"connection closed: {reason}")
-        if not self._closing.is_set():
-            self.log.warning("broker connection lost: %s", reason)
+        if self._opened and not self._closing.is_set():
+            self.log.warning("broker connection lost: %s; %d message(s) not confirmed yet", reason,
+                             sum(batch.remaining for batch in self._pending))
         connection.ioloop.stop()
 
-    @staticmethod
-    def _close_connection(connection: SelectConnection) -> None:
-        if connection.is_open:
+    def _shut_down(self) -> None:
+        connection = self._connection
+        if connection is not None and not (connection.is_closing or connection.is_closed):
             connection.close()
-        elif connection.is_closed:
-            connection.ioloop.stop()
+        elif connection is None or connection.is_closed:
+            with self._lock:
+                if self._loop is not None:
+                    self._loop.stop()
 
-    def _fail_batch(self, why: str) -> None:
-        batch, self._batch = self._batch, None
-        if batch is not None:
-            batch.fail(why)
+    # -- the publisher's thread: publishing ----------------------------------------------------------
+    def _take_inbox(self) -> None:
+        with self._lock:
+            self._wake_pending = False
+            batches = list(self._inbox)
+            self._inbox.clear()
+        for batch in batches:
+            self._pending.append(batch)
+            if self._ready.is_set():
+                self._publish(batch, range(len(batch.messages)))
+        self._report()
 
-    def _send(self, batch: Ticket) -> None:
+    def _publish(self, batch: Batch, indexes: Sequence[int]) -> None:
         channel = self._channel
         if channel is None or not channel.is_open:
-            batch.fail("channel is not open")
-            return
-        self._batch = batch
+            return  # published when the next channel is in confirm mode
+        publish = channel.basic_publish
+        exchange = self.settings.exchange
+        inflight = self._inflight.append
+        messages, settled = batch.messages, batch.settled
+        limit, mandatory_events = self.max_message_bytes, self.mandatory_events
+        tag = self._next_tag
         now = int(time.time())
-        publish: Callable[..., None] = channel.basic_publish
-        assert self._connection is not None  # the channel is open, so is its connection
-        with self._connection.batch():  # the whole batch goes to the socket in one write
-            for message in batch.messages:
-                self._next_tag += 1
-                batch.pending.append(self._next_tag)
-                # Old consumers read the UUID header of what they get (ImportRequest); events have message_id only.
-                headers = {"UUID": message.message_id} if message.old_style else None
-                publish(self.settings.exchange, message.routing_key, message.body, pika.BasicProperties(
-                    content_type="application/json", delivery_mode=2, message_id=message.message_id, headers=headers,
-                    timestamp=now, type="response" if message.old_style else "event",
-                ))
+        for index in indexes:
+            if settled[index]:
+                continue
+            message = messages[index]
+            if len(message.body) > limit:
+                self._undelivered(batch, index, f"{len(message.body)} bytes, over the limit of {limit} bytes")
+                continue
+            # Old consumers read the UUID header of what they get (ImportRequest); events have message_id only.
+            if message.old_style:
+                properties = pika.BasicProperties(content_type="application/json", delivery_mode=2,
+                                                  message_id=message.message_id, timestamp=now, type="response",
+                                                  headers={"UUID": message.message_id})
+            else:
+                properties = pika.BasicProperties(content_type="application/json", delivery_mode=2,
+                                                  message_id=message.message_id, timestamp=now, type="event")
+            publish(exchange, message.routing_key, message.body, properties,
+                    mandatory=message.old_style or mandatory_events)
+            tag += 1
+            inflight((tag, batch, index))
+        self._next_tag = tag
+
+    def _undelivered(self, batch: Batch, index: int, why: str) -> None:
+        message = batch.messages[index]
+        self.log.error("message %s (routing key %s) is not delivered: %s; skipped", message.message_id,
+                       message.routing_key, why)
+        batch.undelivered[index] = why
+        batch.settle(index)
 
     def _on_confirm(self, frame: Any) -> None:
-        batch = self._batch
         method = frame.method
-        if batch is None:
-            return
+        tag = method.delivery_tag
         if isinstance(method, Basic.Nack):
-            self._fail_batch(f"the broker refused message {method.delivery_tag} (nack)")
+            self.log.warning("the broker could not take message(s) up to delivery tag %d (nack); reconnecting to "
+                             "send everything unconfirmed again", tag)
+            connection = self._connection
+            if connection is not None and connection.is_open:
+                connection.close(reply_text="nack from the broker")
             return
-        pending = batch.pending
+        inflight, early = self._inflight, self._early
         if method.multiple:
-            while pending and pending[0] <= method.delivery_tag:
-                pending.popleft()
-        elif pending and pending[0] == method.delivery_tag:
-            pending.popleft()
-        elif method.delivery_tag in pending:
-            pending.remove(method.delivery_tag)
-        if not pending:
-            self._batch = None
-            batch.done.set()
+            while inflight and inflight[0][0] <= tag:
+                self._acked(*inflight.popleft())
+            if early:
+                early.difference_update([t for t in early if t <= tag])
+        elif inflight and inflight[0][0] == tag:
+            self._acked(*inflight.popleft())
+            while early and inflight and inflight[0][0] in early:
+                early.discard(inflight[0][0])
+                self._acked(*inflight.popleft())
+        else:
+            early.add(tag)
+        self._report()
+
+    def _acked(self, tag: int, batch: Batch, index: int) -> None:
+        if self._returned:
+            why = self._returned.pop(tag, None)
+            if why is not None:
+                self._unroutable(batch, index, why)
+                return
+        batch.settle(index)
+
+    def _on_return(self, _channel: Any, method: Any, properties: Any, _body: bytes) -> None:
+        """The broker routed a mandatory message to no queue; its ack follows and must not count."""
+        for tag, batch, index in self._inflight:
+            message = batch.messages[index]
+            if message.message_id == properties.message_id and tag not in self._returned:
+                self._returned[tag] = f"{method.reply_code} {method.reply_text}"
+                return
+
+    def _unroutable(self, batch: Batch, index: int, why: str) -> None:
+        """Declare the topology again (someone deleted a queue or binding) and send once more; else give up."""
+        message = batch.messages[index]
+        if index in batch.returned:
+            self._undelivered(batch, index, f"reached no queue twice ({why}), also after declaring the queues again")
+            return
+        batch.returned.add(index)
+        self.log.warning("message %s (routing key %s) reached no queue (%s); declaring the queues again and sending "
+                         "it once more", message.message_id, message.routing_key, why)
+        if self._redeclaring is not None:
+            self._redeclaring.append((batch, index))
+            return
+        self._redeclaring = [(batch, index)]
+        channel = self._channel
+        if channel is None:
+            return  # the next channel sends it anyway
+
+        def resend() -> None:
+            waiting, self._redeclaring = self._redeclaring or [], None
+            for again, position in waiting:
+                self._publish(again, [position])
+
+        self._declare(channel, resend)
+
+    def _report(self) -> None:
+        pending = self._pending
+        while pending and pending[0].remaining == 0:
+            batch = pending.popleft()
+            batch.confirmed = True
+            self.on_confirmed(batch)

@@ -79,6 +79,8 @@ def _text(raw: bytes) -> str:
 
 
 def _number(value: str, name: str) -> int | None:
+    if value.isdecimal():  # the usual case, without the exception machinery
+        return int(value)
     if value in ("-", ""):
         return None
     try:
@@ -87,30 +89,39 @@ def _number(value: str, name: str) -> int | None:
         raise MalformedRecord(f"{name} {value!r} is not a number") from None
 
 
+# Where each field sits in a record, taken from EDEPOSIT_FIELDS so the two cannot drift apart.
+(_VERSION, _TIME, _PID, _USER, _ADDRESS, _PROTOCOL, _COMMAND, _STATUS, _BYTES, _FILE_SIZE, _FILE_MODIFIED,
+ _TRANSFER_STATUS, _PATH) = (EDEPOSIT_FIELDS.index(name) for name in (
+    "version", "time", "pid", "user", "address", "protocol", "command", "status", "bytes", "file_size",
+    "file_modified", "transfer_status", "path"))
+_FIELD_COUNT = len(EDEPOSIT_FIELDS)
+_FILE_MODIFIED_VALUES = {"true": True, "false": False}
+
+
 def parse_edeposit(line: bytes) -> LogRecord:
     """A record of the fields in EDEPOSIT_FIELDS, tab-separated; the path is last and may hold tabs."""
-    parts = _text(line).split("\t", len(EDEPOSIT_FIELDS) - 1)
-    if len(parts) != len(EDEPOSIT_FIELDS):
-        raise MalformedRecord(f"expected {len(EDEPOSIT_FIELDS)} tab-separated fields, got {len(parts)}")
-    field = dict(zip(EDEPOSIT_FIELDS, parts, strict=True))
-    if field["version"] != _TAG_TEXT:
-        raise MalformedRecord(f"expected the tag {_TAG_TEXT!r} first, got {field['version'][:20]!r}")
-    if not field["command"]:
+    parts = _text(line).split("\t", _FIELD_COUNT - 1)
+    if len(parts) != _FIELD_COUNT:
+        raise MalformedRecord(f"expected {_FIELD_COUNT} tab-separated fields, got {len(parts)}")
+    if parts[_VERSION] != _TAG_TEXT:
+        raise MalformedRecord(f"expected the tag {_TAG_TEXT!r} first, got {parts[_VERSION][:20]!r}")
+    command = parts[_COMMAND]
+    if not command:
         raise MalformedRecord("the command field is empty")
-    transfer_status = field["transfer_status"]
+    transfer_status = parts[_TRANSFER_STATUS]
     return LogRecord(
-        command=field["command"].upper(),
-        user=field["user"],
-        path=field["path"],
-        timestamp=field["time"],
-        session_pid=_number(field["pid"], "session pid"),
-        client_address=field["address"],
-        protocol=field["protocol"],
-        status=_number(field["status"], "status code"),
-        bytes_transferred=_number(field["bytes"], "bytes transferred"),
-        file_size=_number(field["file_size"], "file size"),
-        file_modified={"true": True, "false": False}.get(field["file_modified"].lower()),
-        transfer_status=transfer_status.lower() if transfer_status not in ("", "-") else None,
+        command.upper(),
+        parts[_USER],
+        parts[_PATH],
+        parts[_TIME],
+        _number(parts[_PID], "session pid"),
+        parts[_ADDRESS],
+        parts[_PROTOCOL],
+        _number(parts[_STATUS], "status code"),
+        _number(parts[_BYTES], "bytes transferred"),
+        _number(parts[_FILE_SIZE], "file size"),
+        _FILE_MODIFIED_VALUES.get(parts[_FILE_MODIFIED].lower()),
+        transfer_status.lower() if transfer_status not in ("", "-") else None,
     )
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 from ftp_monitor.offsets import FINGERPRINT_BYTES, FilePosition, matches, read_fingerprint
 
 READ_CHUNK = 1 << 20
+MAX_LINE_BYTES = 1 << 20
+OVERSIZE_HEAD = 200  # bytes of an oversize line kept, for the log
 
 
 class TailState(enum.Enum):
@@ -31,12 +33,16 @@ class TailState(enum.Enum):
 
 @dataclass(frozen=True)
 class Line:
-    """One complete line (without its newline) and where it lies in its file."""
+    """One complete line (without its newline) and where it lies in its file.
+
+    A line longer than the limit is never held whole: `oversize` is its length and `data` its first bytes.
+    """
 
     source: OpenLog
     data: bytes
     start: int
     end: int
+    oversize: int = 0
 
 
 class OpenLog:
@@ -52,6 +58,8 @@ class OpenLog:
         self.read_offset = offset  # bytes before this were handed out as complete lines
         self.committed = offset  # bytes before this were confirmed by the broker
         self.partial = b""
+        self.skipped = 0  # bytes read of an oversize last line, which is not kept
+        self.skipped_head = b""
         self.last_growth = now
 
     @property
@@ -64,46 +72,70 @@ class OpenLog:
     def was_rewritten(self) -> bool:
         """Truncated or replaced in place (copytruncate): shorter than read, or different first bytes."""
         size = os.fstat(self.fd).st_size
-        if size < self.read_offset + len(self.partial):
+        if size < self.read_offset + len(self.partial) + self.skipped:
             return True
         return bool(self.fingerprint) and os.pread(self.fd, len(self.fingerprint), 0) != self.fingerprint
 
     def restart_from_beginning(self, now: float) -> None:
         self.read_offset = self.committed = 0
         self.partial = b""
+        self.skipped, self.skipped_head = 0, b""
         self.fingerprint = read_fingerprint(self.fd)
         self.last_growth = now
 
-    def read_lines(self, budget: int, now: float) -> list[Line]:
-        start = self.read_offset + len(self.partial)
-        chunk = os.pread(self.fd, budget, start)
+    def read_lines(self, budget: int, now: float, max_line: int = MAX_LINE_BYTES) -> list[Line]:
+        chunk = os.pread(self.fd, budget, self.read_offset + len(self.partial) + self.skipped)
         if not chunk:
             return []
         self.last_growth = now
         if len(self.fingerprint) < FINGERPRINT_BYTES:
             self.fingerprint = read_fingerprint(self.fd)
-        data = self.partial + chunk
+        lines: list[Line] = []
+        if self.skipped:  # inside an oversize line: look for its end only
+            newline = chunk.find(b"\n")
+            if newline < 0:
+                self.skipped += len(chunk)
+                return lines
+            length = self.skipped + newline
+            lines.append(Line(self, self.skipped_head, self.read_offset, self.read_offset + length + 1, length))
+            self.read_offset += length + 1
+            self.skipped, self.skipped_head = 0, b""
+            chunk = chunk[newline + 1:]
+        data = self.partial + chunk if self.partial else chunk
         last_newline = data.rfind(b"\n")
         if last_newline < 0:
-            self.partial = data
-            return []
-        self.partial = data[last_newline + 1:]
-        lines = []
+            self._hold(data, max_line)
+            return lines
         position = self.read_offset
         for raw in data[:last_newline].split(b"\n"):
             end = position + len(raw) + 1
-            lines.append(Line(self, raw, position, end))
+            if len(raw) > max_line:
+                lines.append(Line(self, raw[:OVERSIZE_HEAD], position, end, len(raw)))
+            else:
+                lines.append(Line(self, raw, position, end))
             position = end
         self.read_offset = position
+        self._hold(data[last_newline + 1:], max_line)
         return lines
+
+    def _hold(self, unfinished: bytes, max_line: int) -> None:
+        """Keep the unfinished last line, or only its head once it is longer than any line may be."""
+        if len(unfinished) > max_line:
+            self.partial, self.skipped, self.skipped_head = b"", len(unfinished), unfinished[:OVERSIZE_HEAD]
+        else:
+            self.partial = unfinished
 
     def take_partial(self) -> list[Line]:
         """The unfinished last line as a line of its own: used when a file will not grow any more."""
-        if not self.partial:
+        if self.skipped:
+            line = Line(self, self.skipped_head, self.read_offset, self.read_offset + self.skipped, self.skipped)
+            self.skipped, self.skipped_head = 0, b""
+        elif self.partial:
+            line = Line(self, self.partial, self.read_offset, self.read_offset + len(self.partial))
+            self.partial = b""
+        else:
             return []
-        line = Line(self, self.partial, self.read_offset, self.read_offset + len(self.partial))
         self.read_offset = line.end
-        self.partial = b""
         return [line]
 
     def close(self) -> None:
@@ -115,8 +147,9 @@ class LogTailer:
 
     def __init__(self, path: Path, saved: list[FilePosition] | None, quiet_seconds: float = 60.0,
                  start_at_end: bool = False, log: logging.Logger | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, max_line: int = MAX_LINE_BYTES) -> None:
         self.path = Path(path)
+        self.max_line = max_line
         self.quiet_seconds = quiet_seconds
         self.log = log or logging.getLogger("edeposit.ftp_monitor")
         self.clock = clock
@@ -203,7 +236,7 @@ class LogTailer:
         self._check_current(now)
         lines: list[Line] = []
         for draining in list(self.draining):
-            lines += draining.read_lines(budget, now)
+            lines += draining.read_lines(budget, now, self.max_line)
             if not lines and now - draining.last_growth >= self.quiet_seconds:
                 lines += draining.take_partial()
                 self._retire_if_done(draining)
@@ -214,7 +247,7 @@ class LogTailer:
                 self.log.warning("log %s was truncated or rewritten in place; reading it again from the start",
                                  self.path)
                 self.current.restart_from_beginning(now)
-            lines += self.current.read_lines(budget, now)
+            lines += self.current.read_lines(budget, now, self.max_line)
         return lines
 
     def _check_current(self, now: float) -> None:
@@ -237,7 +270,7 @@ class LogTailer:
                 self._follow(OpenLog(fd, str(self.path), 0, now))
 
     def _retire_if_done(self, draining: OpenLog) -> None:
-        if draining.committed >= draining.read_offset and not draining.partial:
+        if draining.committed >= draining.read_offset and not draining.partial and not draining.skipped:
             self.log.info("rotated log (inode %d) quiet for %.0f s; done with it", draining.inode, self.quiet_seconds)
             self.draining.remove(draining)
             draining.close()

@@ -58,8 +58,12 @@ def _connect(amqp: AMQPSettings, vhost: str) -> pika.BlockingConnection | None:
         ) from exc
 
 
-def check_vhosts(amqp: AMQPSettings, daemons: Iterable[DaemonSettings], timeout: float = PROBE_TIMEOUT) -> None:
-    """Raise BrokerUnreachable or MissingVhosts unless every daemon's vhost can be opened."""
+def check_vhosts(amqp: AMQPSettings, daemons: Iterable[DaemonSettings], timeout: float = PROBE_TIMEOUT,
+                 cli: str = "edeposit-amqpd") -> None:
+    """Raise BrokerUnreachable or MissingVhosts unless every daemon's vhost can be opened.
+
+    `cli` is how the advice spells the command (with the `-c FILE` in use).
+    """
     probe = _probe_settings(amqp, timeout)
     users: dict[str, list[str]] = {}
     for settings in daemons:
@@ -74,10 +78,10 @@ def check_vhosts(amqp: AMQPSettings, daemons: Iterable[DaemonSettings], timeout:
     if missing:
         lines = [
             f"vhost {vhost!r} (daemons: {', '.join(names)}) does not exist or user {amqp.user!r} may not use it: "
-            f"run `edeposit-amqpd schema create {names[0]}`"
+            f"run `{cli} schema create {names[0]}`"
             for vhost, names in missing
         ]
-        raise MissingVhosts("\n".join(lines + ["(or `edeposit-amqpd schema create all` to create every vhost)"]))
+        raise MissingVhosts("\n".join(lines + [f"(or `{cli} schema create all` to create every vhost)"]))
 
 
 def queue_states(amqp: AMQPSettings, daemons: Iterable[DaemonSettings],

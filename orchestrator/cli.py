@@ -7,10 +7,11 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any, cast
 
 from daemons import __version__
-from daemons.rpc.loader import HandlerError, options_spec, validate_options
 from daemons.rpc.runner import setup_logging
+from daemons.rpc.settings import DaemonSettings
 from orchestrator.config import Config, ConfigError, load
 
 EXIT_OK = 0
@@ -19,40 +20,54 @@ EXIT_CONFIG = 2
 EXIT_NOT_RUNNING = 3
 
 
+def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("-c", "--config", default=default,
+                        help="INI file (default: $EDEPOSIT_AMQPD_CONFIG, /etc/edeposit/amqpd.ini, built-in)")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """Global options work before the command and after it (`status -c FILE`): each subparser has them
+    too, with a default that leaves a value given before the command in place."""
     parser = argparse.ArgumentParser(
         prog="edeposit-amqpd",
         description="Run the edeposit AMQP daemons from one config file.",
     )
-    parser.add_argument("-c", "--config",
-                        help="INI file (default: $EDEPOSIT_AMQPD_CONFIG, /etc/edeposit/amqpd.ini, built-in)")
+    _global_options(parser, None)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("start-all", help="start the master and every enabled daemon")
-    sub.add_parser("stop-all", help="stop every daemon and the master")
-    sub.add_parser("run", help="run the master in the foreground (for systemd)")
-    status = sub.add_parser("status", help="show daemon states (exit 0: all running, 3: not)")
+    def command(name: str, text: str, parent: Any = sub) -> argparse.ArgumentParser:
+        return cast(argparse.ArgumentParser, parent.add_parser(name, help=text, parents=[common]))
+
+    command("start-all", "start the master and every enabled daemon")
+    command("stop-all", "stop every daemon and the master")
+    command("run", "run the master in the foreground (for systemd)")
+    status = command("status", "show daemon states (exit 0: all running, 3: not)")
     status.add_argument("names", nargs="*", metavar="NAME")
     status.add_argument("--json", action="store_true", help="print a JSON list")
     for name, text in (("start", "start one daemon"), ("stop", "stop one daemon"), ("restart", "restart one daemon")):
-        one = sub.add_parser(name, help=text)
+        one = command(name, text)
         one.add_argument("name", metavar="NAME")
-    tail = sub.add_parser("tail", help="show a daemon's log")
+    tail = command("tail", "show a daemon's log")
     tail.add_argument("name", metavar="NAME")
     tail.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     tail.add_argument("-n", "--lines", type=int, default=40, help="lines to show (default 40)")
-    sub.add_parser("reload", help="apply an edited config: restart only the daemons that changed")
-    top = sub.add_parser("top", help="live view of every daemon (q quits)")
+    command("reload", "apply an edited config: restart only the daemons that changed")
+    top = command("top", "live view of every daemon (q quits)")
     top.add_argument("--once", action="store_true", help="print one frame and exit")
     top.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes (default 1)")
-    sub.add_parser("check-config", help="validate the config (exit 0, or 2 with the errors)")
-    schema = sub.add_parser("schema", help="create vhosts, exchanges, queues and bindings")
+    command("check-config", "report every problem of the config (exit 0, or 2 with the problems)")
+    schema = command("schema", "create or delete vhosts, exchanges, queues and bindings")
     schema_sub = schema.add_subparsers(dest="schema_command", required=True, metavar="ACTION")
-    create = schema_sub.add_parser("create", help="create the schema of one daemon or all")
+    create = command("create", "create the schema of one daemon or all", schema_sub)
     create.add_argument("name", nargs="?", default="all", metavar="NAME|all")
-    sub.add_parser("proftpd-config", help="print the ProFTPD lines for the configured paths")
-    worker = sub.add_parser("worker", help="run one daemon in the foreground (what the master runs)")
+    delete = command("delete", "delete what `schema create` made, for one daemon or all", schema_sub)
+    delete.add_argument("name", metavar="NAME|all")
+    delete.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    command("proftpd-config", "print the ProFTPD lines for the configured paths")
+    worker = command("worker", "run one daemon in the foreground (what the master runs)")
     worker.add_argument("name", metavar="NAME")
     worker.add_argument("--log-level", default="INFO")
     return parser
@@ -60,17 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "check-config":
+        return _check_config(args.config)
     try:
         config = load(args.config)
     except ConfigError as exc:
-        print(f"config error:\n{exc}", file=sys.stderr)
+        print(exc, file=sys.stderr)  # each line names the file
         return EXIT_CONFIG
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     try:
         return _dispatch(args, config)
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
+        print(exc, file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
@@ -80,9 +97,9 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
     command = args.command
     if command == "worker":
         return _worker(config, args.name, args.log_level)
-    if command == "check-config":
-        return _check_config(config)
     if command == "schema":
+        if args.schema_command == "delete":
+            return _schema_delete(config, args.name, args.yes)
         return _schema(config, args.name)
     if command == "proftpd-config":
         from ftp_monitor.proftpd_config import render
@@ -138,45 +155,86 @@ def _worker(config: Config, name: str, log_level: str) -> int:
         os.close(owner)
 
 
-def _check_config(config: Config) -> int:
-    """Besides the INI itself, import every enabled handler and validate its options."""
-    from orchestrator.spawn_checks import problems as spawn_problems
+def _check_config(path: str | None) -> int:
+    """Every problem at once: the INI, the handlers and their options, users and paths."""
+    from orchestrator.check import problems
 
-    problems = spawn_problems(config, config.enabled)  # users, python_path, directory
-    for settings in config.enabled:
-        try:
-            validate_options(settings.name, settings.options, options_spec(settings))
-        except HandlerError as exc:
-            problems.append(f"{config.source}: {exc}")
-        except Exception as exc:  # an import error names the handler, not our code
-            problems.append(
-                f"{config.source}: [daemons] [[{settings.name}]] handler = {settings.handler!r}: "
-                f"cannot import: {type(exc).__name__}: {exc}"
-            )
-    if problems:
-        print("config error:\n" + "\n".join(problems), file=sys.stderr)
+    config, source, found = problems(path)
+    if config is not None:
+        for warning in config.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    if found:
+        print("\n".join(found), file=sys.stderr)
+        print(f"{source}: {len(found)} problem{'s' if len(found) != 1 else ''} found", file=sys.stderr)
         return EXIT_CONFIG
+    assert config is not None
     enabled = ", ".join(d.name for d in config.enabled)
-    print(f"{config.source}: OK ({len(config.enabled)} enabled daemons: {enabled})")
+    number = len(config.enabled)
+    print(f"{config.source}: OK ({number} enabled daemon{'s' if number != 1 else ''}: {enabled})")
     return EXIT_OK
 
 
-def _schema(config: Config, name: str) -> int:
+def _schema_daemons(config: Config, name: str) -> list[DaemonSettings]:
+    """`all` is every enabled daemon; a name may be a disabled one."""
+    return list(config.enabled) if name == "all" else [config.daemon(name)]
+
+
+def _broker_failure(config: Config, exc: Exception) -> int:
     from daemons.rpc.topology import QueueTypeMismatch
     from daemons.rpc.vhosts import VhostError
-    from orchestrator import schema
 
-    daemons = list(config.daemons.values()) if name == "all" else [config.daemon(name)]
-    try:
-        schema.create(config, daemons)
-    except (VhostError, QueueTypeMismatch) as exc:
+    if isinstance(exc, VhostError | QueueTypeMismatch):
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except Exception as exc:
+    else:
         logging.getLogger("edeposit").debug("schema failed", exc_info=True)
         print(f"error: cannot reach the broker at {config.amqp.where}: {type(exc).__name__} {exc}",
               file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _schema(config: Config, name: str) -> int:
+    from orchestrator import schema
+
+    try:
+        schema.create_reported(config, _schema_daemons(config, name))
+    except ConfigError:
+        raise
+    except Exception as exc:
+        return _broker_failure(config, exc)
+    return EXIT_OK
+
+
+def _confirmed(question: str) -> bool:
+    answer = input(f"{question} [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _schema_delete(config: Config, name: str, yes: bool) -> int:
+    """Refuse while a daemon runs; show what goes (and the messages it holds); ask unless --yes."""
+    from orchestrator import schema
+    from orchestrator.advice import command
+
+    daemons = _schema_daemons(config, name)
+    held = schema.running_holders(config, daemons)
+    if held:
+        print("error: refusing to delete the schema of a running daemon:\n" + "\n".join(held), file=sys.stderr)
         return EXIT_FAILED
+    plans = schema.plan_delete(config, daemons)
+    try:
+        if not schema.describe_delete(config, plans):
+            print("nothing to delete")
+            return EXIT_OK
+        if not yes:
+            if not sys.stdin.isatty():
+                again = command(config, "schema", "delete", name, "--yes")
+                print(f"error: not deleting without confirmation: run {again}", file=sys.stderr)
+                return EXIT_FAILED
+            if not _confirmed("Delete these?"):
+                print("nothing was deleted")
+                return EXIT_FAILED
+        schema.delete(config, plans)
+    except Exception as exc:
+        return _broker_failure(config, exc)
     return EXIT_OK
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from validate import Validator
 
 from daemons.rpc.builtin import BUILTIN_DAEMONS
 from daemons.rpc.settings import AMQPSettings, DaemonSettings, parse_nodes
+from daemons.rpc.spec_text import closest, describe_check, describe_error, did_you_mean, is_list_check
 from orchestrator import legacy_json
 from orchestrator.address import parse_listen
 from orchestrator.paths import CONFIG_ENV, SYSTEM_CONFIG, default_state_dir, packaged
@@ -23,7 +24,17 @@ _REQUIRED_CUSTOM_KEYS = ("handler", "vhost", "exchange")
 
 
 class ConfigError(Exception):
-    """A config that cannot be used; the text names file, section, key, value and what was expected."""
+    """A config that cannot be used; the text names file, section, key, value and what was expected.
+
+    `daemons` holds the daemons that could still be read and `partial` the config as far as it could be
+    read, so check-config can check their handlers, users and paths too.
+    """
+
+    def __init__(self, message: str, daemons: dict[str, DaemonSettings] | None = None,
+                 partial: Config | None = None) -> None:
+        super().__init__(message)
+        self.daemons = daemons or {}
+        self.partial = partial
 
 
 @dataclass(frozen=True)
@@ -74,7 +85,8 @@ class Config:
             return self.daemons[name]
         except KeyError:
             known = ", ".join(sorted(self.daemons))
-            raise ConfigError(f"{self.source}: no daemon named {name!r} (known: {known})") from None
+            raise ConfigError(f"{self.source}: no daemon named {name!r}{did_you_mean(name, self.daemons)} "
+                              f"(known: {known})") from None
 
     @property
     def enabled(self) -> list[DaemonSettings]:
@@ -153,30 +165,40 @@ def _build(obj: ConfigObj, source: str, warnings: list[str]) -> Config:
         # Every built-in daemon exists, configured or not: old clients need no set-up.
         obj["daemons"].setdefault(name, {})
     result = obj.validate(Validator(), preserve_errors=True, copy=True)
+    # Every problem is collected before giving up, so one run of check-config lists them all.
     problems = _describe_errors(obj, result, source) + _describe_extras(obj, source)
-    if problems:
-        raise ConfigError("\n".join(problems))
     amqp_section = _set(obj["amqp"])
     management_url = amqp_section.pop("management_url", None)
     amqp_section.pop("password_file", None)
     queue_type = amqp_section.get("queue_type")
     if "host" in amqp_section:
-        amqp_section["host"] = _hosts(amqp_section["host"], amqp_section.get("port", AMQPSettings.port), source)
-    amqp = AMQPSettings(**{**amqp_section, "password": _password(obj["amqp"], source)})
+        try:
+            amqp_section["host"] = _hosts(amqp_section["host"], amqp_section.get("port", AMQPSettings.port), source)
+        except ConfigError as exc:
+            problems.append(str(exc))
+            amqp_section.pop("host")
+    try:
+        password = _password(obj["amqp"], source)
+    except ConfigError as exc:
+        problems.append(str(exc))
+        password = AMQPSettings.password
+    amqp = AMQPSettings(**_known(AMQPSettings, {**amqp_section, "password": password}))
     orch = _set(obj["orchestrator"])
     state_dir = Path(orch.pop("state_dir", None) or default_state_dir()).expanduser()
     log_dir = Path(orch.pop("log_dir", None) or state_dir / "log").expanduser()
-    orchestrator = OrchestratorSettings(state_dir=state_dir, log_dir=log_dir, **orch)
+    orchestrator = OrchestratorSettings(state_dir=state_dir, log_dir=log_dir, **_known(OrchestratorSettings, orch))
     try:
         parse_listen(orchestrator.metrics_listen)
-    except ValueError as exc:
-        raise ConfigError(f"{source}: [orchestrator] metrics_listen = {orchestrator.metrics_listen!r}: {exc}") from None
+    except (ValueError, TypeError) as exc:
+        problems.append(f"{source}: [orchestrator] metrics_listen = {orchestrator.metrics_listen!r}: {exc}")
     ftp = dict(obj["ftp"])
-    daemons = {
-        name: _daemon(name, section, orchestrator, ftp, source, queue_type)
-        for name, section in obj["daemons"].items()
-    }
-    return Config(
+    daemons = {}
+    for name, section in obj["daemons"].items():
+        try:
+            daemons[name] = _daemon(name, section, orchestrator, ftp, source, queue_type)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    config = Config(
         source=source,
         amqp=amqp,
         orchestrator=orchestrator,
@@ -186,11 +208,20 @@ def _build(obj: ConfigObj, source: str, warnings: list[str]) -> Config:
         warnings=warnings,
         raw=obj.dict(),
     )
+    if problems:
+        raise ConfigError("\n".join(problems), daemons, config)
+    return config
 
 
 def _set(section: Any) -> dict[str, Any]:
     """The keys a section sets (the configspec leaves the others None; the settings classes hold defaults)."""
     return {key: value for key, value in section.items() if value is not None and not isinstance(value, dict)}
+
+
+def _known(cls: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """Only the keys `cls` has: unknown keys are reported as problems, and must not stop the others."""
+    names = {f.name for f in fields(cls)}
+    return {key: value for key, value in values.items() if key in names}
 
 
 def _hosts(values: list[str], port: int, source: str) -> str:
@@ -208,6 +239,9 @@ def _password(section: Any, source: str) -> str:
     if not path:
         return section.get("password") or AMQPSettings.password
     file = Path(path).expanduser()
+    if file.is_dir():
+        raise ConfigError(f"{source}: [amqp] password_file = {path!r}: a directory; expected a file holding "
+                          f"the password (mode 0600)")
     try:
         mode = file.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -238,6 +272,12 @@ def _daemon(name: str, section: Any, orch: OrchestratorSettings, ftp: dict[str, 
     template = BUILTIN_DAEMONS.get(name)
     if template is None:
         missing = [key for key in _REQUIRED_CUSTOM_KEYS if not values.get(key)]
+        near = closest(name, BUILTIN_DAEMONS)
+        if "handler" in missing and near:
+            raise ConfigError(
+                f"{source}: [daemons] [[{name}]]: not a built-in daemon, and it names no handler: did you mean "
+                f"{near}? (a daemon of your own needs {', '.join(_REQUIRED_CUSTOM_KEYS)})"
+            )
         if missing:
             raise ConfigError(
                 f"{source}: [daemons] [[{name}]] {missing[0]}: missing; expected a value "
@@ -248,8 +288,8 @@ def _daemon(name: str, section: Any, orch: OrchestratorSettings, ftp: dict[str, 
     data_dir = Path(options.get("data_dir") or state_dir / name)
     values.setdefault("user", template.user or orch.user)
     values.setdefault("group", template.group or orch.group)
-    return replace(template, **values, options=options, data_dir=data_dir, state_dir=state_dir,
-                   shared={"ftp": ftp})
+    return replace(template, **_known(DaemonSettings, values), options=options, data_dir=data_dir,
+                   state_dir=state_dir, shared={"ftp": ftp})
 
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -287,11 +327,12 @@ def _describe_errors(obj: ConfigObj, result: Any, source: str) -> list[str]:
         for name in sections:
             section = section[name]
             spec = spec.get(name) or spec.get("__many__") or {}
-        check = spec.get(key) or spec.get("__many__") or "?"
-        expected = check.split(", default=")[0].rstrip(")") + (")" if "(" in check else "")
+        check = spec.get(key) or spec.get("__many__") or ""
         value = section.get(key, "<missing>")
-        reason = str(error).rstrip(".") if error is not False else "missing"
-        problems.append(f"{source}: {where} {key} = {value!r}: {reason}; expected {expected}")
+        reason = describe_error(error)
+        if isinstance(value, list | tuple) and not is_list_check(check):
+            reason = "a list (the value has a comma; put it in quotes to keep the comma)"
+        problems.append(f"{source}: {where} {key} = {value!r}: {reason}; expected {describe_check(check)}")
     return problems
 
 
@@ -303,7 +344,8 @@ def _describe_extras(obj: ConfigObj, source: str) -> list[str]:
             section = section[part]
             spec = spec.get(part) or spec.get("__many__") or {}
         what = "section" if isinstance(section.get(name), dict) else "key"
-        known = ", ".join(sorted(k for k in spec if k != "__many__"))
+        known = sorted(k for k in spec if k != "__many__")
         where = f"{_where(list(sections))}: " if sections else ""
-        problems.append(f"{source}: {where}unknown {what} {name!r}; expected one of: {known}")
+        problems.append(f"{source}: {where}unknown {what} {name!r}{did_you_mean(name, known)}; "
+                        f"expected one of: {', '.join(known)}")
     return problems

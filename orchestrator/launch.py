@@ -15,6 +15,7 @@ from daemons.rpc.runner import exit_with_parent
 from daemons.rpc.settings import DaemonSettings
 from orchestrator import privileges, spawn_checks
 from orchestrator import status as status_module
+from orchestrator.advice import cli, command
 from orchestrator.broker_checks import BrokerUnreachable, MissingVhosts, check_vhosts
 from orchestrator.config import Config
 from orchestrator.control import MasterClient, MasterFiles, new_credentials
@@ -40,7 +41,7 @@ def running_client(config: Config) -> MasterClient:
     client = MasterClient(MasterFiles.for_config(config))
     if not client.is_running():
         raise MasterError(
-            f"the master is not running (no answer on {client.files.socket}): run `edeposit-amqpd start-all`"
+            f"the master is not running (no answer on {client.files.socket}): run {command(config, 'start-all')}"
         )
     return client
 
@@ -48,7 +49,7 @@ def running_client(config: Config) -> MasterClient:
 def preflight(config: Config, daemons: Iterable[DaemonSettings]) -> None:
     """The broker must answer and every vhost must exist before anything is spawned."""
     try:
-        check_vhosts(config.amqp, daemons)
+        check_vhosts(config.amqp, daemons, cli=cli(config))
     except (BrokerUnreachable, MissingVhosts) as exc:
         raise MasterError(str(exc)) from exc
 
@@ -136,9 +137,11 @@ def spawn_foreground_supervisord(files: MasterFiles, unblock: set[signal.Signals
                             start_new_session=True, preexec_fn=in_child)  # noqa: PLW1509 - no threads yet
 
 
-def already_running(client: MasterClient) -> bool:
+def already_running(client: MasterClient, config: Config | None = None) -> bool:
     if client.is_running():
-        print(f"the master is already running (pid {client.pid()}, socket {client.files.socket}); nothing changed")
+        hint = f" (to apply an edited config: {command(config, 'reload')})" if config is not None else ""
+        print(f"the master is already running (pid {client.pid()}, socket {client.files.socket}); "
+              f"nothing changed{hint}")
         return True
     return False
 
@@ -188,6 +191,6 @@ def summary(config: Config, names: Sequence[str]) -> int:
     print(status_module.render_table(config, report))
     failed = [d.name for d in report.daemons if d.state != "RUNNING"]
     if failed:
-        print(f"not running: {', '.join(failed)} (see `edeposit-amqpd tail NAME`)", file=sys.stderr)
+        print(f"not running: {', '.join(failed)} (see {command(config, 'tail', 'NAME')})", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK

@@ -23,6 +23,7 @@ from orchestrator import last_error
 from orchestrator.control import MASTER_PROGRAMS, MasterFiles, UnixSocketTransport
 from orchestrator.crashloop import CrashWindow
 from orchestrator.records import DaemonRecord, RecordStore
+from orchestrator.sd_notify import ReadyNotice
 
 log = logging.getLogger("edeposit.listener")
 AUTOMATIC_RESTART_FROM = ("EXITED", "BACKOFF")
@@ -122,8 +123,10 @@ def parse_tokens(line: str) -> dict[str, str]:
     return dict(token.split(":", 1) for token in line.split() if ":" in token)
 
 
-def serve(watcher: Watcher, stdin: TextIO, stdout: TextIO) -> None:
-    """The eventlistener protocol: READY, read one event, handle it, RESULT; until stdin closes."""
+def serve(watcher: Watcher, stdin: TextIO, stdout: TextIO, after: Callable[[], None] | None = None) -> None:
+    """The eventlistener protocol: READY, read one event, handle it, RESULT; until stdin closes.
+
+    `after` runs once each event is handled (the systemd ready notice)."""
     while True:
         stdout.write("READY\n")
         stdout.flush()
@@ -137,6 +140,11 @@ def serve(watcher: Watcher, stdin: TextIO, stdout: TextIO) -> None:
             watcher.handle(headers.get("eventname", ""), parse_tokens(header_line))
         except Exception:
             log.exception("could not record event %s %r", headers.get("eventname"), header_line)
+        if after is not None:
+            try:
+                after()
+            except OSError as exc:
+                log.warning("cannot notify systemd: %s", exc)
         stdout.write("RESULT 2\nOK")
         stdout.flush()
 
@@ -157,7 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rpc = proxy.supervisor
     watcher = Watcher(RecordStore(files.records), CrashWindow(args.crash_limit, args.crash_window),
                       rpc, files.master_log)
-    serve(watcher, sys.stdin, sys.stdout)
+    notice = ReadyNotice(rpc, watcher.store)
+    notice.check()  # a master with no daemon is ready at once
+    serve(watcher, sys.stdin, sys.stdout, after=notice.check)
     return 0
 
 

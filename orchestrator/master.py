@@ -17,6 +17,7 @@ from daemons.common.processes import pid_running
 from orchestrator import launch, privileges
 from orchestrator import reload as reload_module
 from orchestrator import status as status_module
+from orchestrator.advice import command
 from orchestrator.config import Config
 from orchestrator.control import LISTENER_NAME, MasterClient, MasterFiles
 from orchestrator.launch import EXIT_FAILED, EXIT_OK, MasterError, fail
@@ -26,7 +27,7 @@ from orchestrator.records import RecordStore
 def start_all(config: Config) -> int:
     """Start the master and every enabled daemon; non-zero when any daemon failed to start."""
     files = MasterFiles.for_config(config)
-    if launch.already_running(MasterClient(files)):
+    if launch.already_running(MasterClient(files), config):
         return EXIT_OK
     try:
         launch.prepare(config)
@@ -45,7 +46,7 @@ def run_foreground(config: Config) -> int:
     shutdown would stop them one group per turn of its loop. HUP is passed on to supervisord.
     """
     files = MasterFiles.for_config(config)
-    if launch.already_running(MasterClient(files)):
+    if launch.already_running(MasterClient(files), config):
         return EXIT_FAILED
     try:
         launch.prepare(config)
@@ -141,8 +142,8 @@ def _known_group(client: MasterClient, config: Config, name: str) -> None:
         return
     if not config.daemon(name).enabled:
         raise MasterError(f"daemon {name!r} is disabled in {config.source}: set `enabled = true` in its section "
-                          f"and run `edeposit-amqpd reload`")
-    raise MasterError(f"daemon {name!r} is not in the running master: run `edeposit-amqpd reload`")
+                          f"and run {command(config, 'reload')}")
+    raise MasterError(f"daemon {name!r} is not in the running master: run {command(config, 'reload')}")
 
 
 def _group_call(method: str, name: str, client: MasterClient, wait: bool) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from daemons.common.processes import process_command
 from daemons.rpc import daemonize
+from orchestrator.advice import cli
 from orchestrator.config import BUILTIN, Config
 from orchestrator.control import MasterClient, MasterFiles
 from orchestrator.paths import SYSTEM_CONFIG
@@ -30,13 +31,6 @@ def pidfile(config: Config, name: str) -> Path:
 
 def owner_file(config: Config, name: str) -> Path:
     return daemonize.owner_path(pidfile(config, name))
-
-
-def cli(config: Config) -> str:
-    """`edeposit-amqpd` with the `-c FILE` in use, for commands an operator pastes."""
-    if config.source.startswith(BUILTIN):
-        return "edeposit-amqpd"
-    return f"edeposit-amqpd -c {shlex.quote(config.source)}"
 
 
 def _section(config: Config, name: str) -> str:

@@ -7,6 +7,7 @@ import xmlrpc.client
 
 from daemons.rpc.settings import DaemonSettings
 from orchestrator import reload_plan, spawn_checks
+from orchestrator.advice import command
 from orchestrator.config import Config
 from orchestrator.control import MASTER_PROGRAMS, MasterClient, MasterFiles
 from orchestrator.launch import (
@@ -94,7 +95,7 @@ def apply(config: Config) -> int:
         _swap_groups(client, files, by_name, added, changed, removed)
     except xmlrpc.client.Fault as exc:
         return fail(f"the master could not apply the new config: {exc.faultString}; "
-                    f"see `edeposit-amqpd status`, then `edeposit-amqpd reload` again")
+                    f"see {command(config, 'status')}, then {command(config, 'reload')} again")
     daemons = [name for name in added + changed if name not in MASTER_PROGRAMS]
     wait_settled(client, daemons, settle_timeout(config))
     unchanged = sorted(set(by_name) - set(added) - set(changed))

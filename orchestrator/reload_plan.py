@@ -6,8 +6,8 @@ from __future__ import annotations
 import configparser
 from collections.abc import Iterable
 
-from daemons.rpc.loader import HandlerError, options_spec, validate_options
 from daemons.rpc.settings import DaemonSettings
+from orchestrator.check import daemon_problems
 from orchestrator.control import MASTER_PROGRAMS
 
 PROGRAM = "program:"
@@ -31,15 +31,4 @@ def added_or_changed(old_conf: str, new_conf: str) -> list[str]:
 
 def handler_problems(source: str, daemons: Iterable[DaemonSettings]) -> list[str]:
     """Import each daemon's handler and check its options, as the worker will; one line per problem."""
-    problems = []
-    for settings in daemons:
-        try:
-            validate_options(settings.name, settings.options, options_spec(settings))
-        except HandlerError as exc:
-            problems.append(f"{source}: {exc}")
-        except Exception as exc:  # whatever the handler's import raises
-            problems.append(
-                f"{source}: [daemons] [[{settings.name}]] handler = {settings.handler!r}: cannot import: "
-                f"{type(exc).__name__}: {exc}"
-            )
-    return problems
+    return daemon_problems(source, daemons)

@@ -14,6 +14,7 @@ from typing import Any
 from daemons.rpc import health
 from daemons.rpc.nodes import connected_node
 from daemons.rpc.settings import DaemonSettings
+from orchestrator.advice import command
 from orchestrator.broker_checks import BrokerUnreachable, queue_states
 from orchestrator.config import Config
 from orchestrator.control import EXPORTER_NAME, MasterClient, MasterFiles
@@ -70,7 +71,7 @@ def _note(settings: DaemonSettings) -> str | None:
 
 
 def _daemon_status(settings: DaemonSettings, infos: list[dict[str, Any]] | None, store: RecordStore,
-                   files: MasterFiles, now: float) -> DaemonStatus:
+                   files: MasterFiles, now: float, reload_command: str = "`edeposit-amqpd reload`") -> DaemonStatus:
     record = store.load(settings.name)
     row = DaemonStatus(settings.name, "STOPPED", settings.enabled, restarts=record.restarts,
                        exit_status=record.exit_status, last_error=record.last_error, note=_note(settings))
@@ -78,7 +79,7 @@ def _daemon_status(settings: DaemonSettings, infos: list[dict[str, Any]] | None,
         return row
     if not infos:
         if settings.enabled:
-            row.last_error = "not known to the running master: run `edeposit-amqpd reload`"
+            row.last_error = f"not known to the running master: run {reload_command}"
         return row
     row.state = _combined_state([info["statename"] for info in infos])
     running = [info for info in infos if info["statename"] == "RUNNING"]
@@ -113,7 +114,8 @@ def collect(config: Config, names: Sequence[str] = (), with_queues: bool = True)
         _refresh_notes(chosen, by_group)
     now = time.time()
     rows = [
-        _daemon_status(s, None if by_group is None else by_group.get(s.name, []), store, files, now)
+        _daemon_status(s, None if by_group is None else by_group.get(s.name, []), store, files, now,
+                       command(config, "reload"))
         for s in chosen
     ]
     report = Report(rows, master_pid)
@@ -167,7 +169,7 @@ def render_table(config: Config, report: Report) -> str:
         lines.append(f"master: cannot tell: {credentials}, the control socket's credentials, is readable only by "
                      f"the master's user; run this command as that user (e.g. root)")
     elif report.master_pid is None:
-        lines.append("master: not running (start it with `edeposit-amqpd start-all`)")
+        lines.append(f"master: not running (start it with {command(config, 'start-all')})")
     else:
         lines.append(f"master: running (pid {report.master_pid})")
     if report.broker_error:

@@ -68,12 +68,13 @@ def test_bad_value_names_file_section_key_value_and_expectation(tmp_path: Path) 
     message = str(caught.value)
     assert str(path) in message
     assert "[daemons] [[aleph]] prefetch = 'lots'" in message
-    assert "expected integer(min=1, max=1000)" in message
+    assert "expected a whole number from 1 to 1000" in message
 
 
 def test_unknown_key_is_an_error_that_lists_the_known_keys(tmp_path: Path) -> None:
     path = write(tmp_path / "bad.ini", "[amqp]\nhots = x\n")
-    with pytest.raises(ConfigError, match=r"\[amqp\]: unknown key 'hots'; expected one of: .*host"):
+    with pytest.raises(ConfigError,
+                       match=r"\[amqp\]: unknown key 'hots' \(did you mean host\?\); expected one of: .*host"):
         load(path)
 
 

@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -349,3 +350,65 @@ def test_records_read_again_after_a_lost_offset_carry_the_same_message_ids(env):
         both = env.events.wait_for(8)
     assert [m.message_id for m in both[4:]] == [m.message_id for m in first]
     assert len({m.message_id for m in first}) == 4
+
+
+def close_monitor_connections(vhost: str) -> int:
+    """Close the monitor's broker connections on `vhost` only (the test's readers stay connected)."""
+    listed = subprocess.run(["rabbitmqctl", "-q", "list_connections", "pid", "vhost", "client_properties"],
+                            check=True, capture_output=True, text=True, timeout=60).stdout
+    closed = 0
+    for row in listed.splitlines():
+        pid, _, rest = row.partition("\t")
+        if rest.startswith(vhost + "\t") and '"edeposit-amqpd ftp_monitor"' in rest:
+            subprocess.run(["rabbitmqctl", "-q", "close_connection", pid, "test: connection closed mid-stream"],
+                           check=True, capture_output=True, timeout=60)
+            closed += 1
+    return closed
+
+
+def test_connection_closed_by_the_broker_mid_stream_loses_nothing_and_repeats_keep_their_ids(env):
+    log_dir(env)
+    count = 5000
+    with running(env.settings(batch_records="50")) as monitor, SessionWriter(env.log_file) as session:
+        for n in range(count):
+            session.write(upload(n))
+        wait_for(lambda: monitor.counts["published"] > 0, interval=0.005, what="the first confirmed batch")
+        assert monitor.counts["published"] < count, "the stream ended before the connection could be closed"
+        assert close_monitor_connections(env.vhost) == 1
+        wait_for(lambda: monitor.publisher.connections >= 2, 30, what="the monitor to reconnect")
+        received = env.events.wait_for(count, timeout=60)
+        wait_for(lambda: len(unique(env.events.drain())) >= count, 60, what="every record's event")
+    assert sorted(paths(unique(env.events.received))) == sorted(f"/home/ftp/alice/file-{n}.pdf" for n in range(count))
+    assert len(received) >= count
+
+
+def test_a_record_over_max_record_bytes_is_logged_and_skipped_and_the_stream_goes_on(env, caplog):
+    log_dir(env)
+    huge = edeposit_record("STOR", "/home/ftp/alice/" + "y" * 20000)
+    with running(env.settings(max_record_bytes="8192")) as monitor, SessionWriter(env.log_file) as session:
+        session.write(upload(1))
+        session.write(huge[:10000], newline=False)  # longer than the limit before its newline arrives
+        wait_for(lambda: monitor.tailer.current is not None and monitor.tailer.current.skipped > 0,
+                 what="the oversize line to be dropped while it grows")
+        os.write(session.fd, huge[10000:] + b"\n")
+        session.write(upload(2))
+        received = env.events.wait_for(2)
+        wait_for(lambda: monitor.counts["oversize"] == 1, what="the oversize record to be counted")
+    assert paths(received) == ["/home/ftp/alice/file-1.pdf", "/home/ftp/alice/file-2.pdf"]
+    assert monitor.counts["malformed"] == 0 and monitor.publisher.connections == 1
+    assert any("over max_record_bytes = 8192; skipped" in r.getMessage() for r in caplog.records)
+
+
+def test_a_message_returned_as_unroutable_is_sent_once_more_after_the_queues_are_declared_again(env, caplog):
+    log_dir(env)
+    queue = f"declared-{uuid.uuid4().hex[:8]}"
+    with running(env.settings(event_queue=queue)) as monitor, SessionWriter(env.log_file) as session:
+        env.events.channel.queue_unbind(env.events.queue, env.exchange, "event.#")  # only `queue` takes events
+        env.events.channel.queue_delete(queue)  # someone removes the queue the monitor declared
+        session.write(upload(1))
+        wait_for(lambda: monitor.counts["published"] == 1, what="the event to be confirmed")
+        method, properties, body = env.events.channel.basic_get(queue, auto_ack=True)
+    env.events.channel.queue_delete(queue)
+    assert method is not None and json.loads(body)["path"] == "/home/ftp/alice/file-1.pdf"
+    assert monitor.counts["undelivered"] == 0 and monitor.publisher.connections == 1
+    assert any("reached no queue" in r.getMessage() for r in caplog.records)

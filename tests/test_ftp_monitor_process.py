@@ -3,8 +3,11 @@ goes away; after each, every record's event arrives, and repeats carry the same 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,3 +103,76 @@ def test_kill_9_in_the_middle_of_a_burst_loses_nothing(vhost, tmp_path, reader):
             check_complete(collect_unique(reader, count), count)
         finally:
             worker.stop()
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+def test_records_written_while_the_broker_is_away_arrive_in_order_after_it_returns(vhost, tmp_path, reader):
+    config = config_for(vhost, tmp_path)
+    log = tmp_path / "extended.log"
+    with SessionWriter(log) as session:
+        worker = start(config, tmp_path, 1)
+        try:
+            for n in range(10):
+                session.write(upload(n))
+            collect_unique(reader, 10)
+            reader.close()
+            rabbitmqctl("clear_permissions", "-p", vhost, BROKER.user)
+            rabbitmqctl("close_all_connections", "-p", vhost, "test: broker away")
+            for n in range(10, 40):
+                session.write(upload(n))
+            wait_for(lambda: "reconnect attempt" in worker.log(), what="a failed reconnect")
+            rabbitmqctl("set_permissions", "-p", vhost, BROKER.user, ".*", ".*", ".*")
+            back = QueueReader(BROKER, vhost, "ftp", "test-events", ["event.#"])
+            back.received = list(reader.received)
+            try:
+                check_complete(collect_unique(back, 40), 40)
+            finally:
+                back.close()
+        finally:
+            assert worker.stop() == 0
+
+
+@contextlib.contextmanager
+def immutable(path: Path) -> Iterator[None]:
+    """Even root cannot write into an immutable directory: a stand-in for a read-only or full disk."""
+    subprocess.run(["chattr", "+i", str(path)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_an_offsets_file_that_cannot_be_written_ends_the_process_non_zero_naming_the_path(vhost, tmp_path, reader):
+    config = config_for(vhost, tmp_path)
+    log = tmp_path / "extended.log"
+    data_dir = tmp_path / "state" / "ftp_monitor"
+    with SessionWriter(log) as session:
+        worker = start(config, tmp_path, 1)
+        try:
+            session.write(upload(0))
+            collect_unique(reader, 1)
+            with immutable(data_dir):
+                session.write(upload(1))
+                worker.process.wait(20)
+        finally:
+            code = worker.stop()
+    assert code == 3
+    assert f"cannot write the offsets file {data_dir / 'offsets.json'}" in worker.log()
+    assert "Traceback" not in worker.log()
+
+
+def test_an_exception_on_any_thread_ends_the_process_with_its_traceback(tmp_path):
+    script = ("import logging, threading, time\n"
+              "from ftp_monitor.service import exit_on_thread_exception\n"
+              "logging.basicConfig()\n"
+              "exit_on_thread_exception(logging.getLogger('edeposit.ftp_monitor'))\n"
+              "def boom(): raise RuntimeError('broken on purpose')\n"
+              "threading.Thread(target=boom, name='publisher').start()\n"
+              "time.sleep(30)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 70
+    assert "thread publisher died" in done.stderr and "RuntimeError: broken on purpose" in done.stderr

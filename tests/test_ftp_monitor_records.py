@@ -66,3 +66,14 @@ def test_legacy_glued_line_splits_at_the_cut_length():
     cut = legacy_record("STOR", "/" + "p" * 5000)[:CUT_LENGTH]
     following = legacy_record("DELE", "/home/ftp/alice/x.pdf")
     assert split_glued(cut + following, "legacy") == [cut, following]
+
+
+def test_the_fast_event_encoding_gives_the_same_bytes_as_serialize():
+    from daemons.rpc.wire import serialize
+    from ftp_monitor.events import encode_event
+    from ftp_monitor.structures import FileEvent
+
+    for event in (FileEvent("renamed", "žluťoučký", "/home/a \"b\"\t.pdf", "/home/ñ.pdf", None, 7, "::1", "ftp",
+                            "2026-11-27T10:00:00+0100", 250),
+                  FileEvent("uploaded", "bob", "/x", None, 0, None, None, None, "1795000000", None)):
+        assert encode_event(event) == serialize(event)

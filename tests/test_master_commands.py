@@ -36,7 +36,7 @@ def test_start_all_refuses_a_missing_vhost_and_names_schema_create(broker: objec
     code, _, err = run(config, capfd, "start-all")
     assert code == 1
     assert f"vhost '{missing}' (daemons: one) does not exist" in err
-    assert "edeposit-amqpd schema create one" in err
+    assert f"edeposit-amqpd -c {config} schema create one" in err
     assert not (state_dir / "supervisord.pid").exists() and not (state_dir / "supervisor.sock").exists()
 
 
@@ -92,7 +92,7 @@ def test_one_daemon_commands_and_reload_need_a_running_master(tmp_path: Path, st
     for command in (["start", "one"], ["stop", "one"], ["restart", "one"], ["reload"]):
         code, _, err = run(config, capfd, *command)
         assert code == 1, command
-        assert "the master is not running" in err and "edeposit-amqpd start-all" in err
+        assert "the master is not running" in err and f"edeposit-amqpd -c {config} start-all" in err
     code, out, _ = run(config, capfd, "stop-all")
     assert code == 0 and "not running" in out
 

@@ -282,7 +282,8 @@ def test_a_handler_that_cannot_be_loaded_is_a_reload_problem_naming_it(tmp_path:
         "badopt": {**ECHO, "handler": "tests.handlers.master_flaky:react", "options": {"crash_fil": "x"}},
     }))
     problems = handler_problems(config.source, config.enabled)
-    assert len(problems) == 3
+    assert len(problems) == 4  # one line per problem: badopt lacks crash_file and has an unknown option
     assert "[[broken]] handler = 'tests.handlers.master_broken:react': cannot import: ImportError" in problems[0]
     assert "tests.handlers.master_echo has no callable 'reactt'" in problems[1]
-    assert "unknown option 'crash_fil'" in problems[2]
+    assert "[[badopt]] [[[options]]] crash_file: missing; expected text" in problems[2]
+    assert "unknown option 'crash_fil'" in problems[3]

@@ -120,7 +120,7 @@ def test_schema_create_declares_quorum_queues_and_refuses_to_change_a_type(
         tmp_path: Path, vhost: str, capsys: pytest.CaptureFixture[str]) -> None:
     config = write_config(tmp_path / "q.ini", vhost, tmp_path / "state", {"core": {**CORE, "queue_type": "quorum"}})
     assert cli.main(["-c", str(config), "schema", "create", "core"]) == 0
-    assert "Created durable quorum queue 'core_in'." in capsys.readouterr().out
+    assert "  quorum queue 'core_in': created" in capsys.readouterr().out
     connection = pika.BlockingConnection(BROKER.parameters(vhost))
     try:
         with pytest.raises(topology.QueueTypeMismatch, match="is a quorum queue"):

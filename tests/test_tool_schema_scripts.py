@@ -38,7 +38,7 @@ def test_schema_create_makes_vhost_exchanges_queues_and_bindings(tmp_path: Path,
     config = write_config(tmp_path / "a.ini", fresh_vhost_name, tmp_path / "state", {"aleph": {}})
     done = run(BIN / "edeposit-amqpd", "-c", config, "schema", "create", "aleph")
     assert done.returncode == 0, done.stderr
-    assert f"Created vhost '{fresh_vhost_name}'." in done.stdout
+    assert f"  vhost '{fresh_vhost_name}': created" in done.stdout
     assert queue_state(fresh_vhost_name, "daemon") == (0, 0)
     assert queue_state(fresh_vhost_name, "plone") == (0, 0)
     # aleph's extra exchanges reach the same queues
@@ -46,7 +46,8 @@ def test_schema_create_makes_vhost_exchanges_queues_and_bindings(tmp_path: Path,
     publish(fresh_vhost_name, "validate", "x.request", b"{}", {"UUID": "v"})
     wait_for(lambda: queue_state(fresh_vhost_name, "daemon")[0] == 2, what="both requests routed to 'daemon'")
     again = run(BIN / "edeposit-amqpd", "-c", config, "schema", "create", "aleph")
-    assert again.returncode == 0 and f"Found vhost '{fresh_vhost_name}'." in again.stdout
+    assert again.returncode == 0 and f"  vhost '{fresh_vhost_name}': already existed" in again.stdout
+    assert "  queue 'daemon': already existed (2 messages waiting)" in again.stdout
 
 
 def test_tool_create_prints_the_old_output_shape(tmp_path: Path, fresh_vhost_name: str) -> None:

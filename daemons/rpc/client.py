@@ -1,4 +1,8 @@
-"""A small RPC client for the daemons: used by edeposit-amqp-tool, the tests and any front end."""
+"""A small RPC client for the daemons: used by edeposit-amqp-tool, the tests and any front end.
+
+In production build it from the INI, so it uses the broker, credentials and names the daemons use:
+`RPCClient.for_daemon(config.amqp, config.daemon("aleph"))` with `config = orchestrator.config.load(path)`.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,9 @@ import pika
 
 from daemons.rpc import nodes
 from daemons.rpc.backoff import Backoff
+from daemons.rpc.loader import import_handler
 from daemons.rpc.session import RECOVERABLE
-from daemons.rpc.settings import AMQPSettings
+from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from daemons.rpc.wire import StructureRegistry, deserialize, serialize
 
 
@@ -77,6 +82,13 @@ class RPCClient:
         declared = self._channel.queue_declare(queue="", exclusive=True, auto_delete=True)
         self.reply_queue = declared.method.queue
         self._channel.basic_consume(self.reply_queue, self._on_reply, auto_ack=True)
+
+    @classmethod
+    def for_daemon(cls, amqp: AMQPSettings, settings: DaemonSettings) -> RPCClient:
+        """A client of one configured daemon: its vhost, exchange and input key, and the structures its
+        handler module declares (the module is imported for them, so answers decode to its classes)."""
+        registry = import_handler(settings).registry
+        return cls(amqp, settings.vhost, settings.exchange, settings.input_key or "request", registry)
 
     def _reconnect(self, deadline: float, cause: BaseException) -> None:
         """Connect again before `deadline`, or raise RPCTimeout naming `cause`."""

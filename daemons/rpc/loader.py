@@ -16,6 +16,7 @@ from validate import Validator
 
 from daemons.rpc.handler import HandlerContext, Hooks, Publish, React
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
+from daemons.rpc.spec_text import describe_check, describe_error, did_you_mean, is_list_check
 from daemons.rpc.wire import StructureRegistry
 
 # A daemon that is not an RPC worker (ftp_monitor): its entry point runs the daemon until it is stopped.
@@ -107,23 +108,47 @@ def options_spec(settings: DaemonSettings) -> str | None:
     return getattr(module, "OPTIONS_SPEC", None)
 
 
-def validate_options(name: str, options: Mapping[str, Any], spec: str | None) -> dict[str, Any]:
-    """Check `[[[options]]]` against an OPTIONS_SPEC; without a spec, options pass as text."""
+def _coerced(options: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any]:
+    """One value where the spec wants a list becomes a list (`10.0.0.0/8` as well as `10.0.0.0/8,`)."""
+    result = dict(options)
+    for key, value in options.items():
+        check = spec.get(key)
+        if isinstance(check, str) and isinstance(value, str) and is_list_check(check):
+            result[key] = [part.strip() for part in value.split(",") if part.strip()]
+    return result
+
+
+def option_problems(name: str, options: Mapping[str, Any], spec: str | None) -> tuple[dict[str, Any], list[str]]:
+    """The validated options (defaults filled in) and every problem, each a sentence naming the option."""
     if spec is None:
-        return dict(options)
-    obj = ConfigObj(dict(options), configspec=spec.splitlines(), interpolation=False)
+        return dict(options), []
+    checks = ConfigObj(spec.splitlines(), list_values=False, interpolation=False)
+    obj = ConfigObj(_coerced(options, checks), configspec=spec.splitlines(), interpolation=False)
     result = obj.validate(Validator(), preserve_errors=True)
     where = f"[daemons] [[{name}]] [[[options]]]"
     problems = []
     if result is not True:
         for _, key, error in flatten_errors(obj, result):
-            problems.append(f"{where} {key} = {options.get(key)!r}: {error}")
+            check = checks.get(key, "")
+            value = options.get(key)
+            reason = describe_error(error)
+            if isinstance(value, list | tuple) and not is_list_check(check):
+                reason = "a list (the value has a comma; put it in quotes to keep the comma)"
+            shown = f"{key}" if error is False else f"{key} = {value!r}"
+            problems.append(f"{where} {shown}: {reason}; expected {describe_check(check)}")
     for _, key in get_extra_values(obj):
-        known = ", ".join(sorted(obj.configspec))
-        problems.append(f"{where}: unknown option {key!r}; expected one of: {known}")
+        known = sorted(obj.configspec)
+        problems.append(f"{where}: unknown option {key!r}{did_you_mean(key, known)}; "
+                        f"expected one of: {', '.join(known)}")
+    return obj.dict(), problems
+
+
+def validate_options(name: str, options: Mapping[str, Any], spec: str | None) -> dict[str, Any]:
+    """Check `[[[options]]]` against an OPTIONS_SPEC; without a spec, options pass unchanged."""
+    validated, problems = option_problems(name, options, spec)
     if problems:
         raise HandlerError("\n".join(problems))
-    return obj.dict()
+    return validated
 
 
 def load_handler(settings: DaemonSettings, log: logging.Logger | None = None,
