@@ -24,7 +24,6 @@ from pika.spec import Basic
 
 from daemons.rpc import topology
 from daemons.rpc.backoff import Backoff
-from daemons.rpc.coalescing import CoalescingSelectConnection
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from ftp_monitor.events import Outgoing
 
@@ -61,7 +60,7 @@ class ConfirmingPublisher:
         self._backoff = Backoff(cap=amqp.reconnect_max_delay)
         self._closing = threading.Event()
         self._ready = threading.Event()
-        self._connection: CoalescingSelectConnection | None = None
+        self._connection: SelectConnection | None = None
         self._channel: Any = None
         self._next_tag = 0
         self._batch: Ticket | None = None
@@ -135,7 +134,7 @@ class ConfirmingPublisher:
         while not self._closing.is_set():
             try:
                 self._declare()
-                connection = CoalescingSelectConnection(
+                connection = SelectConnection(
                     self.amqp.parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name}"),
                     on_open_callback=self._on_open,
                     on_open_error_callback=self._on_open_error,
@@ -221,17 +220,15 @@ class ConfirmingPublisher:
         self._batch = batch
         now = int(time.time())
         publish: Callable[..., None] = channel.basic_publish
-        assert self._connection is not None  # the channel is open, so is its connection
-        with self._connection.batch():  # the whole batch goes to the socket in one write
-            for message in batch.messages:
-                self._next_tag += 1
-                batch.pending.append(self._next_tag)
-                # Old consumers read the UUID header of what they get (ImportRequest); events have message_id only.
-                headers = {"UUID": message.message_id} if message.old_style else None
-                publish(self.settings.exchange, message.routing_key, message.body, pika.BasicProperties(
-                    content_type="application/json", delivery_mode=2, message_id=message.message_id, headers=headers,
-                    timestamp=now, type="response" if message.old_style else "event",
-                ))
+        for message in batch.messages:
+            self._next_tag += 1
+            batch.pending.append(self._next_tag)
+            # Old consumers read the UUID header of what they get (ImportRequest); events have message_id only.
+            headers = {"UUID": message.message_id} if message.old_style else None
+            publish(self.settings.exchange, message.routing_key, message.body, pika.BasicProperties(
+                content_type="application/json", delivery_mode=2, message_id=message.message_id, headers=headers,
+                timestamp=now, type="response" if message.old_style else "event",
+            ))
 
     def _on_confirm(self, frame: Any) -> None:
         batch = self._batch

@@ -147,7 +147,7 @@ def _build(obj: ConfigObj, source: str, warnings: list[str]) -> Config:
     orchestrator = OrchestratorSettings(state_dir=state_dir, log_dir=log_dir, **orch)
     ftp = dict(obj["ftp"])
     daemons = {
-        name: _daemon(name, section, state_dir, ftp, source)
+        name: _daemon(name, section, state_dir, ftp, source, orchestrator.stopwaitsecs)
         for name, section in obj["daemons"].items()
     }
     return Config(
@@ -184,7 +184,8 @@ def _password(section: Any, source: str) -> str:
         raise ConfigError(f"{source}: [amqp] password_file = {path!r}: cannot read it: {exc.strerror}") from exc
 
 
-def _daemon(name: str, section: Any, state_dir: Path, ftp: dict[str, Any], source: str) -> DaemonSettings:
+def _daemon(name: str, section: Any, state_dir: Path, ftp: dict[str, Any], source: str,
+            stopwaitsecs: int) -> DaemonSettings:
     values = _set(section)
     options = dict(section.get("options", {}))
     if name == "ftp_monitor":
@@ -204,6 +205,9 @@ def _daemon(name: str, section: Any, state_dir: Path, ftp: dict[str, Any], sourc
         template = DaemonSettings(name=name, handler=values["handler"], vhost=values["vhost"],
                                   exchange=values["exchange"])
     data_dir = Path(options.get("data_dir") or state_dir / name)
+    # A daemon's own stopwaitsecs wins; else [orchestrator] stopwaitsecs, but never less than the built-in
+    # default that covers the daemon's own time limit (calibre: 610 s for its 600 s conversions).
+    values.setdefault("stopwaitsecs", max(template.stopwaitsecs or 0, stopwaitsecs))
     return replace(template, **values, options=options, data_dir=data_dir, state_dir=state_dir,
                    shared={"ftp": ftp})
 
