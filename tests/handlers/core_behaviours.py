@@ -17,6 +17,8 @@ Step = namedtuple("Step", "number")
 Done = namedtuple("Done", "count")
 Die = namedtuple("Die", "")
 Fail = namedtuple("Fail", "text")
+Explode = namedtuple("Explode", "size")
+Exit = namedtuple("Exit", "code")
 
 OPTIONS_SPEC = "marker_dir = string(default=None)"
 _markers: Path | None = None
@@ -52,4 +54,9 @@ def react(message: Any, send_back: Any) -> Any:
         os.kill(os.getpid(), signal.SIGKILL)
     if isinstance(message, Fail):
         raise HandlerFailure(message.text)
+    if isinstance(message, Explode):
+        raise HandlerFailure("x" * message.size)
+    if isinstance(message, Exit):
+        _mark("exiting")
+        os._exit(message.code)
     return message
