@@ -142,6 +142,7 @@ class Worker:
         self._retry_timer: Any = None
         self._local: deque[Job] = deque()  # delivered, not started (prefetch > 1)
         self._in_hand: Job | None = None
+        self._abandoned = False  # the handler still runs a message given back at the stop deadline
         self._draining = False
         self._stop_requested = False  # set by the signal handler, read by the owner
         self._exit_code = 0
@@ -188,7 +189,7 @@ class Worker:
         finally:
             threading.excepthook = previous_hook
             self._jobs.put(None)
-            if self._in_hand is None:
+            if self._in_hand is None and not self._abandoned:
                 self._handler_thread.join(timeout=5)
             self.ioloop.remove_handler(self._wake_read)
             self.ioloop.close()
@@ -222,6 +223,7 @@ class Worker:
         """Exit now: unacked messages go back to the queue when the connection closes."""
         self._exit_code = code
         self._draining = True
+        self._abandoned = self._in_hand is not None
         self._in_hand = None
         self._local.clear()
         self._finish_drain()
@@ -398,6 +400,7 @@ class Worker:
         job, self._in_hand = self._in_hand, None
         if job is None:
             return
+        self._abandoned = True
         self.log.warning("the handler did not finish before the stop deadline; giving its message back for "
                          "another worker (UUID=%r)", _short((job.properties.headers or {}).get("UUID")))
         if job.channel is self._channel and job.channel.is_open:

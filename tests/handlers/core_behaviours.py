@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import time
@@ -19,6 +20,7 @@ Die = namedtuple("Die", "")
 Fail = namedtuple("Fail", "text")
 Explode = namedtuple("Explode", "size")
 Exit = namedtuple("Exit", "code")
+DiskFull = namedtuple("DiskFull", "path")
 
 OPTIONS_SPEC = "marker_dir = string(default=None)"
 _markers: Path | None = None
@@ -56,6 +58,8 @@ def react(message: Any, send_back: Any) -> Any:
         raise HandlerFailure(message.text)
     if isinstance(message, Explode):
         raise HandlerFailure("x" * message.size)
+    if isinstance(message, DiskFull):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), message.path)
     if isinstance(message, Exit):
         _mark("exiting")
         os._exit(message.code)
