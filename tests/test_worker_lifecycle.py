@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from daemons.rpc.worker import EXIT_LOCAL_ERROR
+from daemons.rpc.worker import EXIT_LOCAL_ERROR, EXIT_THREAD_FAILED
 from daemons.testing import WorkerProcess, publish, queue_state, read_messages, wait_for, write_config
 from orchestrator import last_error
 
@@ -182,3 +182,20 @@ def test_message_that_exits_its_process_is_answered_as_poison_after_three_deaths
     assert b"killed the core worker 3 times" in body
     assert after.headers["UUID"] == "next"
     assert not list((tmp_path / "state" / "inflight" / "core").iterdir())
+
+
+def test_an_exception_on_any_thread_ends_the_worker_with_its_traceback(tmp_path: Path, vhost: str) -> None:
+    config = make_config(tmp_path, vhost)
+    worker = WorkerProcess(config, "core", tmp_path / "worker.log")
+    try:
+        worker.wait_consuming()
+        publish(vhost, "core", "request", b'{"text": "helper died", "__nt_name": "CrashThread"}', {"UUID": "t"})
+        code = worker.process.wait(20)
+    finally:
+        worker.stop()
+    log = worker.log()
+    assert code == EXIT_THREAD_FAILED
+    assert "thread helper failed; the worker exits" in log and "Traceback (most recent call last)" in log
+    assert last_error.reason(log, f"exit status {code}") == "RuntimeError: helper died"
+    [slot] = (tmp_path / "state" / "inflight" / "core").iterdir()
+    assert slot.read_bytes().strip(), "the message in hand counts as one death of it"

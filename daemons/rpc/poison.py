@@ -102,10 +102,13 @@ class PoisonTracker:
     def is_poison(self, deaths: int) -> bool:
         return deaths >= self.limit
 
-    def close(self) -> None:
-        """Remove this process's slot; a clean exit leaves nothing behind."""
+    def close(self, keep_death: bool = False) -> None:
+        """Remove this process's slot; a clean exit leaves nothing behind. With `keep_death` (the process
+        ends over a failure), a key still in hand stays and counts as one death of that message."""
+        held = bytes(self._map[:]).strip()
         self._map.close()
-        self.slot.unlink(missing_ok=True)
+        if not (keep_death and held):
+            self.slot.unlink(missing_ok=True)
 
 
 def _owner_alive(slot: Path) -> bool:

@@ -142,6 +142,7 @@ class Worker:
         self._retry_timer: Any = None
         self._local: deque[Job] = deque()  # delivered, not started (prefetch > 1)
         self._in_hand: Job | None = None
+        self._failed = False  # a thread died: the message in hand counts as a death of it
         self._abandoned = False  # the handler still runs a message given back at the stop deadline
         self._draining = False
         self._stop_requested = False  # set by the signal handler, read by the owner
@@ -193,7 +194,7 @@ class Worker:
                 self._handler_thread.join(timeout=5)
             self.ioloop.remove_handler(self._wake_read)
             self.ioloop.close()
-            self.poison.close()
+            self.poison.close(keep_death=self._failed)
             self._change_state(WorkerState.STOPPED)
         return self._exit_code
 
@@ -209,6 +210,7 @@ class Worker:
         """A thread of this process ended with an exception: log it and end the process (never a dead thread)."""
         if args.exc_type is SystemExit:
             return
+        self._failed = True
         thread = args.thread.name if args.thread is not None else "?"
         exc_info = (args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
         self.log.critical("thread %s failed; the worker exits", thread, exc_info=exc_info)
@@ -587,7 +589,10 @@ class Worker:
                 answered = self._finish(job, lambda: self._call_handler(job, uuid, reply), key)
         finally:
             try:
-                self.poison.end(key, redelivered) if answered else self.poison.release()
+                if answered:
+                    self.poison.end(key, redelivered)
+                elif not self._failed:
+                    self.poison.release()
             except OSError as exc:
                 raise local_error(exc, "cannot read or write poison slots in") from exc
 

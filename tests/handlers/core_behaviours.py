@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import threading
 import time
 from collections import namedtuple
 from pathlib import Path
@@ -21,6 +22,7 @@ Fail = namedtuple("Fail", "text")
 Explode = namedtuple("Explode", "size")
 Exit = namedtuple("Exit", "code")
 DiskFull = namedtuple("DiskFull", "path")
+CrashThread = namedtuple("CrashThread", "text")
 
 OPTIONS_SPEC = "marker_dir = string(default=None)"
 _markers: Path | None = None
@@ -58,6 +60,15 @@ def react(message: Any, send_back: Any) -> Any:
         raise HandlerFailure(message.text)
     if isinstance(message, Explode):
         raise HandlerFailure("x" * message.size)
+    if isinstance(message, CrashThread):
+        def crash() -> None:
+            raise RuntimeError(message.text)
+
+        helper = threading.Thread(target=crash, name="helper")
+        helper.start()
+        helper.join()
+        time.sleep(5)  # the worker ends while this message is in hand
+        return "started"
     if isinstance(message, DiskFull):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), message.path)
     if isinstance(message, Exit):
