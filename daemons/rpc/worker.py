@@ -210,7 +210,8 @@ class Worker:
         """A thread of this process ended with an exception: log it and end the process (never a dead thread)."""
         if args.exc_type is SystemExit:
             return
-        self._failed = True
+        # A local problem (disk full) is nobody's death; a bug with a message in hand counts as one of it.
+        self._failed = not isinstance(args.exc_value, LocalError)
         thread = args.thread.name if args.thread is not None else "?"
         exc_info = (args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
         self.log.critical("thread %s failed; the worker exits", thread, exc_info=exc_info)
