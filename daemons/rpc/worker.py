@@ -457,7 +457,8 @@ class Worker:
         self._on_owner(declare)
         done.result()
 
-    def _send(self, answer: answers.Answer, channel: Any, exchange: str | None = None) -> None:
+    def _send(self, answer: answers.Answer, channel: Any, exchange: str | None = None,
+              on_delivered: Callable[[], None] | None = None) -> None:
         """Publish to the daemon's exchange (or `exchange`) and to reply_to; return once the broker confirmed.
 
         Unroutable on the daemon's exchange: declare the output queue and binding again and publish once
@@ -467,6 +468,8 @@ class Worker:
         target = self.settings.exchange if exchange is None else exchange
         main = self._publish_async(channel, target, answer.routing_key, answer)
         reply = self._publish_async(channel, "", answer.reply_to, answer) if answer.reply_to else None
+        if on_delivered is not None:
+            self._when_delivered(main, reply, on_delivered)
         outcome = main.result()
         if outcome.returned and own:
             self.log.warning("answer came back unroutable from exchange %r, key %r (%s): declaring queue %r and "
@@ -486,6 +489,27 @@ class Worker:
                 self.log.warning("the broker refused (nack) the copy for reply_to %r", _short(answer.reply_to))
         if outcome.nacked:
             raise AnswerRefused(f"the broker refused (nack) the answer on exchange {target!r}")
+
+    def _when_delivered(self, main: Future[Outcome], reply: Future[Outcome] | None,
+                        action: Callable[[], None]) -> None:
+        """Run `action` on the owner as soon as the broker confirmed the answer as delivered.
+
+        Note: the ack then leaves right after the confirm, without a round trip through the handler thread;
+        every other outcome is left to the handler thread's slower path.
+        """
+        futures = [main] if reply is None else [main, reply]
+
+        def check(_: Future[Outcome]) -> None:
+            if not all(future.done() for future in futures) or any(future.exception() for future in futures):
+                return
+            if main.result().delivered and not (reply is not None and reply.result().nacked):
+                if threading.current_thread() is self._owner:
+                    action()
+                else:
+                    self.ioloop.add_callback_threadsafe(action)
+
+        for future in futures:
+            future.add_done_callback(check)
 
     def publish(self, value: Any, routing_key: str | None = None, exchange: str | None = None,
                 uuid: Any = "") -> None:
@@ -608,7 +632,7 @@ class Worker:
             try:
                 answer = make_answer()
                 try:
-                    self._send(answer, job.channel)
+                    self._send(answer, job.channel, on_delivered=functools.partial(self._job_done, job, True))
                 except AnswerRefused as exc:
                     if job.channel is not self._channel:  # the broker closed the channel over it: see _refused
                         if key is not None:
