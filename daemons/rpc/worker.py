@@ -628,11 +628,17 @@ class Worker:
     def _finish(self, job: Job, make_answer: Callable[[], answers.Answer], key: str | None = None) -> bool:
         """Build the final answer, publish it, ack after the confirm. True once the request is acked."""
         uuid = (job.properties.headers or {}).get("UUID")
+        acked: list[bool] = []
+
+        def ack_at_once() -> None:  # on the owner, as the confirm arrives
+            acked.append(True)
+            self._job_done(job, True)
+
         try:
             try:
                 answer = make_answer()
                 try:
-                    self._send(answer, job.channel, on_delivered=functools.partial(self._job_done, job, True))
+                    self._send(answer, job.channel, on_delivered=ack_at_once)
                 except AnswerRefused as exc:
                     if job.channel is not self._channel:  # the broker closed the channel over it: see _refused
                         if key is not None:
@@ -651,7 +657,8 @@ class Worker:
             self.log.warning("connection lost with a message in hand (%s); the broker will redeliver it", exc)
             self._on_owner(functools.partial(self._job_done, job, False))
             return False
-        self._on_owner(functools.partial(self._job_done, job, True))
+        if not acked:  # (it nearly always is: the owner acks before this thread wakes up)
+            self._on_owner(functools.partial(self._job_done, job, True))
         return True
 
     def _call_handler(self, job: Job, uuid: Any, reply: dict[str, Any]) -> answers.Answer:
