@@ -22,6 +22,8 @@ setup(
     data_files=[("share/edeposit-amqpd/conf", [str(p) for p in sorted(Path("conf").iterdir()) if p.is_file()])],
     install_requires=[
         "pika>=1.3,<2",
+        "prometheus_client>=0.20,<1",
+        "rich>=13,<16",
         "supervisor>=4.2",
         "watchdog>=3.0",
         "python-daemon>=3.0",

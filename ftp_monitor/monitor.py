@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
+from ftp_monitor import metrics
 from ftp_monitor.events import Outgoing, RecordHandler
 from ftp_monitor.offsets import MonitorState, OffsetStore
 from ftp_monitor.options import MonitorOptions
@@ -64,6 +65,7 @@ class Monitor:
         self.handler = RecordHandler(options.rules, saved.pending_renames if saved else None, self.log)
         self.publisher = ConfirmingPublisher(amqp, settings, options.event_bindings, self.log)
         self.watcher = LogWatcher(options.log_file, self.wake, self.log)
+        metrics.setup(settings.name)
 
     def stop(self, *_: Any) -> None:
         """Finish the batch in hand (if the broker confirms it) and exit; safe from a signal handler."""
@@ -142,6 +144,7 @@ class Monitor:
 
     def _prepare(self, lines: list[Line]) -> _Batch:
         outgoing = self._messages(lines)
+        metrics.records_read(self.counts["records"])
         return _Batch(lines, outgoing, dict(self.handler.pending_renames))
 
     def _send(self, batch: _Batch) -> _Batch:
@@ -190,5 +193,6 @@ class Monitor:
                 except Exception:  # a user's odd files must not stop the log
                     self.log.exception("clean-up after a confirmed import failed; the files stay in place")
         self.counts["published"] += len(batch.outgoing)
+        metrics.published(batch.outgoing)
         self.tailer.commit(batch.lines)
         self.store.save(MonitorState(self.tailer.positions(), batch.renames))

@@ -24,6 +24,7 @@ from pika.spec import Basic
 
 from daemons.rpc import topology
 from daemons.rpc.backoff import Backoff
+from daemons.rpc.nodes import NodeReport, label
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from ftp_monitor.events import Outgoing
 
@@ -63,6 +64,9 @@ class ConfirmingPublisher:
         self._connection: SelectConnection | None = None
         self._channel: Any = None
         self._next_tag = 0
+        self._attempts = 0
+        self._node = ""
+        self._report = NodeReport(settings.state_dir, settings.name)  # which node, for `status`
         self._batch: Ticket | None = None
         self._thread = threading.Thread(target=self._run, name=f"{settings.name}-publisher", daemon=True)
 
@@ -134,8 +138,13 @@ class ConfirmingPublisher:
         while not self._closing.is_set():
             try:
                 self._declare()
+                # SelectConnection takes one node: each attempt takes the next one of [amqp] host.
+                nodes = self.amqp.node_parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name}")
+                self._attempts += 1
+                node = nodes[(self._attempts - 1) % len(nodes)]
+                self._node = label(node)
                 connection = SelectConnection(
-                    self.amqp.parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name}"),
+                    node,
                     on_open_callback=self._on_open,
                     on_open_error_callback=self._on_open_error,
                     on_close_callback=self._on_closed,
@@ -154,13 +163,14 @@ class ConfirmingPublisher:
 
     def _declare(self) -> None:
         """Exchange, output queue and binding (and the event queue when configured), on a short connection."""
-        params = self.amqp.parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name} setup")
+        params = self.amqp.node_parameters(self.settings.vhost, name=f"edeposit-amqpd {self.settings.name} setup")
         connection = pika.BlockingConnection(params)
         try:
             channel = connection.channel()
             topology.declare(channel, self.settings)
             for queue, key in self.extra_bindings:
-                channel.queue_declare(queue=queue, durable=True)
+                arguments = topology.queue_arguments(self.settings.queue_type)
+                channel.queue_declare(queue=queue, durable=True, arguments=arguments)
                 channel.queue_bind(queue=queue, exchange=self.settings.exchange, routing_key=key)
         finally:
             if connection.is_open:
@@ -181,8 +191,9 @@ class ConfirmingPublisher:
 
     def _on_confirm_mode(self, _frame: Any) -> None:
         self._backoff.reset()
-        self.log.info("publishing to exchange %s on vhost %s with confirms", self.settings.exchange,
-                      self.settings.vhost)
+        self.log.info("publishing to exchange %s on vhost %s at node %s with confirms", self.settings.exchange,
+                      self.settings.vhost, self._node)
+        self._report.connected(self._node)
         self._ready.set()
 
     def _on_channel_closed(self, channel: Any, reason: BaseException) -> None:
@@ -193,6 +204,7 @@ class ConfirmingPublisher:
             self._close_connection(connection)
 
     def _on_closed(self, connection: SelectConnection, reason: BaseException) -> None:
+        self._report.disconnected()
         self._ready.clear()
         self._channel = None
         self._fail_batch(f"connection closed: {reason}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pika
 import pika.exceptions
 
+from daemons.rpc import nodes
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
 
 PROBE_TIMEOUT = 3.0
@@ -39,20 +40,20 @@ def _probe_settings(amqp: AMQPSettings, timeout: float) -> AMQPSettings:
 def _connect(amqp: AMQPSettings, vhost: str) -> pika.BlockingConnection | None:
     """A connection to `vhost`, or None when the broker says the vhost is not there (or not ours)."""
     try:
-        return pika.BlockingConnection(amqp.parameters(vhost, name="edeposit-amqpd check"))
+        return nodes.open_first(amqp.node_parameters(vhost, name="edeposit-amqpd check"))[0]
     except pika.exceptions.ProbableAccessDeniedError:
         return None
     except pika.exceptions.ConnectionClosedByBroker as exc:
         if exc.reply_code == 530:  # NOT_ALLOWED - vhost not found
             return None
-        raise BrokerUnreachable(f"the broker at {amqp.host}:{amqp.port} closed the connection: {exc}") from exc
+        raise BrokerUnreachable(f"the broker at {amqp.where} closed the connection: {exc}") from exc
     except (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError) as exc:
         raise BrokerUnreachable(
-            f"the broker at {amqp.host}:{amqp.port} refused user {amqp.user!r}: check [amqp] user and password"
+            f"the broker at {amqp.where} refused user {amqp.user!r}: check [amqp] user and password"
         ) from exc
     except pika.exceptions.AMQPError as exc:
         raise BrokerUnreachable(
-            f"no broker answers at {amqp.host}:{amqp.port} ({type(exc).__name__} {exc}): start RabbitMQ "
+            f"no broker answers at {amqp.where} ({type(exc).__name__} {exc}): start RabbitMQ "
             f"or fix [amqp] host and port"
         ) from exc
 

@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     tail.add_argument("-n", "--lines", type=int, default=40, help="lines to show (default 40)")
     sub.add_parser("reload", help="apply an edited config: restart only the daemons that changed")
+    top = sub.add_parser("top", help="live view of every daemon (q quits)")
+    top.add_argument("--once", action="store_true", help="print one frame and exit")
+    top.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes (default 1)")
     sub.add_parser("check-config", help="validate the config (exit 0, or 2 with the errors)")
     schema = sub.add_parser("schema", help="create vhosts, exchanges, queues and bindings")
     schema_sub = schema.add_subparsers(dest="schema_command", required=True, metavar="ACTION")
@@ -86,6 +89,10 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
 
         print(render(config.daemon("ftp_monitor").options, config.ftp), end="")
         return EXIT_OK
+    if command == "top":
+        from orchestrator import top
+
+        return top.run(config, once=args.once, interval=args.interval)
     if command == "status":
         from orchestrator.status import status
 
@@ -112,10 +119,11 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
 def _worker(config: Config, name: str, log_level: str) -> int:
     from daemons.rpc.daemonize import OwnedElsewhere
     from daemons.rpc.runner import run
+    from daemons.rpc.topology import QueueTypeMismatch
     from orchestrator.ownership import claim_for_worker
 
     settings = config.daemon(name)
-    setup_logging(log_level.upper())
+    setup_logging(log_level.upper(), config.orchestrator.log_format, name)
     try:
         owner = claim_for_worker(config, name)  # held until this process exits
     except OwnedElsewhere as exc:
@@ -123,13 +131,18 @@ def _worker(config: Config, name: str, log_level: str) -> int:
         return EXIT_FAILED
     try:
         return run(settings, config.amqp)
+    except QueueTypeMismatch as exc:
+        logging.getLogger(f"edeposit.{name}").error("%s", exc)
+        return EXIT_FAILED
     finally:
         os.close(owner)
 
 
 def _check_config(config: Config) -> int:
     """Besides the INI itself, import every enabled handler and validate its options."""
-    problems = []
+    from orchestrator.spawn_checks import problems as spawn_problems
+
+    problems = spawn_problems(config, config.enabled)  # users, python_path, directory
     for settings in config.enabled:
         try:
             validate_options(settings.name, settings.options, options_spec(settings))
@@ -149,18 +162,19 @@ def _check_config(config: Config) -> int:
 
 
 def _schema(config: Config, name: str) -> int:
+    from daemons.rpc.topology import QueueTypeMismatch
     from daemons.rpc.vhosts import VhostError
     from orchestrator import schema
 
     daemons = list(config.daemons.values()) if name == "all" else [config.daemon(name)]
     try:
         schema.create(config, daemons)
-    except VhostError as exc:
+    except (VhostError, QueueTypeMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:
         logging.getLogger("edeposit").debug("schema failed", exc_info=True)
-        print(f"error: cannot reach the broker at {config.amqp.host}:{config.amqp.port}: {type(exc).__name__} {exc}",
+        print(f"error: cannot reach the broker at {config.amqp.where}: {type(exc).__name__} {exc}",
               file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK

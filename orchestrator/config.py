@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -12,8 +13,9 @@ from configobj import ConfigObj, ConfigObjError, flatten_errors, get_extra_value
 from validate import Validator
 
 from daemons.rpc.builtin import BUILTIN_DAEMONS
-from daemons.rpc.settings import AMQPSettings, DaemonSettings
+from daemons.rpc.settings import AMQPSettings, DaemonSettings, parse_nodes
 from orchestrator import legacy_json
+from orchestrator.address import parse_listen
 from orchestrator.paths import CONFIG_ENV, SYSTEM_CONFIG, default_state_dir, packaged
 
 BUILTIN = "<built-in defaults>"
@@ -35,6 +37,23 @@ class OrchestratorSettings:
     crash_window: int = 60
     log_max_bytes: int = 10 * 1024 * 1024
     log_backups: int = 5
+    log_format: str = "text"
+    metrics_listen: str = "127.0.0.1:9464"
+    metrics_queue_interval: float = 10.0
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """Where the exporter listens, or None when metrics are off (docs/monitoring.rst)."""
+        return parse_listen(self.metrics_listen)
+
+    @property
+    def metrics_dir(self) -> Path:
+        """Where workers write their metric files (prometheus_client multiprocess mode)."""
+        return self.state_dir / "metrics"
+    # The user every daemon runs as when the master runs as root ("": the master's own), and the group
+    # of the daemons' directories ("": that user's primary group). A daemon's section may set its own.
+    user: str = "edeposit"
+    group: str = ""
 
 
 @dataclass
@@ -140,14 +159,21 @@ def _build(obj: ConfigObj, source: str, warnings: list[str]) -> Config:
     amqp_section = _set(obj["amqp"])
     management_url = amqp_section.pop("management_url", None)
     amqp_section.pop("password_file", None)
+    queue_type = amqp_section.get("queue_type")
+    if "host" in amqp_section:
+        amqp_section["host"] = _hosts(amqp_section["host"], amqp_section.get("port", AMQPSettings.port), source)
     amqp = AMQPSettings(**{**amqp_section, "password": _password(obj["amqp"], source)})
     orch = _set(obj["orchestrator"])
     state_dir = Path(orch.pop("state_dir", None) or default_state_dir()).expanduser()
     log_dir = Path(orch.pop("log_dir", None) or state_dir / "log").expanduser()
     orchestrator = OrchestratorSettings(state_dir=state_dir, log_dir=log_dir, **orch)
+    try:
+        parse_listen(orchestrator.metrics_listen)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: [orchestrator] metrics_listen = {orchestrator.metrics_listen!r}: {exc}") from None
     ftp = dict(obj["ftp"])
     daemons = {
-        name: _daemon(name, section, state_dir, ftp, source, orchestrator.stopwaitsecs)
+        name: _daemon(name, section, orchestrator, ftp, source, queue_type)
         for name, section in obj["daemons"].items()
     }
     return Config(
@@ -167,6 +193,16 @@ def _set(section: Any) -> dict[str, Any]:
     return {key: value for key, value in section.items() if value is not None and not isinstance(value, dict)}
 
 
+def _hosts(values: list[str], port: int, source: str) -> str:
+    """The node list as one string (AMQPSettings.host), checked here so a bad node is a config error."""
+    text = ", ".join(str(value).strip() for value in values)
+    try:
+        parse_nodes(text, port)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: [amqp] host = {text!r}: {exc}") from None
+    return text
+
+
 def _password(section: Any, source: str) -> str:
     path = section.get("password_file")
     if not path:
@@ -184,16 +220,21 @@ def _password(section: Any, source: str) -> str:
         raise ConfigError(f"{source}: [amqp] password_file = {path!r}: cannot read it: {exc.strerror}") from exc
 
 
-def _daemon(name: str, section: Any, state_dir: Path, ftp: dict[str, Any], source: str,
-            stopwaitsecs: int) -> DaemonSettings:
+def _daemon(name: str, section: Any, orch: OrchestratorSettings, ftp: dict[str, Any], source: str,
+            queue_type: str | None = None) -> DaemonSettings:
+    state_dir = orch.state_dir
     values = _set(section)
+    if queue_type and "queue_type" not in values:
+        values["queue_type"] = queue_type  # [amqp] queue_type is every daemon's default
     options = dict(section.get("options", {}))
     if name == "ftp_monitor":
         # Its two documented keys sit in the daemon's section; its handler validates them as options.
         for key in ("log_file", "log_format"):
             if key in values:
                 options.setdefault(key, values.pop(key))
-    values["structures"] = tuple(values.get("structures", ()))
+    for key in ("structures", "environment", "python_path"):
+        values[key] = tuple(values.get(key, ()))
+    _check_process_keys(name, values, source)
     template = BUILTIN_DAEMONS.get(name)
     if template is None:
         missing = [key for key in _REQUIRED_CUSTOM_KEYS if not values.get(key)]
@@ -207,9 +248,28 @@ def _daemon(name: str, section: Any, state_dir: Path, ftp: dict[str, Any], sourc
     data_dir = Path(options.get("data_dir") or state_dir / name)
     # A daemon's own stopwaitsecs wins; else [orchestrator] stopwaitsecs, but never less than the built-in
     # default that covers the daemon's own time limit (calibre: 610 s for its 600 s conversions).
-    values.setdefault("stopwaitsecs", max(template.stopwaitsecs or 0, stopwaitsecs))
+    values.setdefault("stopwaitsecs", max(template.stopwaitsecs or 0, orch.stopwaitsecs))
+    values.setdefault("user", template.user or orch.user)
+    values.setdefault("group", template.group or orch.group)
     return replace(template, **values, options=options, data_dir=data_dir, state_dir=state_dir,
                    shared={"ftp": ftp})
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_process_keys(name: str, values: dict[str, Any], source: str) -> None:
+    """`environment` entries are KEY=value; `python_path` and `directory` are absolute paths."""
+    where = f"{source}: [daemons] [[{name}]]"
+    for entry in values["environment"]:
+        key, sep, value = entry.partition("=")
+        if not sep or not _ENV_NAME.fullmatch(key) or '"' in value:
+            raise ConfigError(f"{where} environment = {entry!r}: expected KEY=value (KEY of letters, digits and _; "
+                              f"no \" in the value; quote a value that holds a comma)")
+    for key, paths in (("python_path", values["python_path"]), ("directory", [values.get("directory") or "/"])):
+        for path in paths:
+            if not Path(path).is_absolute():
+                raise ConfigError(f"{where} {key} = {path!r}: expected an absolute directory")
 
 
 def _where(sections: list[str]) -> str:

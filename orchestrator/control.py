@@ -1,19 +1,29 @@
 """The master's files under state_dir and an XML-RPC client for its control socket.
 
 Note: the socket is a unix socket only (mode 0700, no TCP listener), so only its owner can control the
-master; the XML-RPC URL below is a placeholder the transport never resolves.
+master; besides, every start of the master picks a random user name and password for it, kept in a
+mode 0600 file that each request reads. The XML-RPC URL below is a placeholder the transport never
+resolves.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
+import secrets
 import socket
 import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from daemons.common.atomic import write_atomically
+
 LISTENER_NAME = "edeposit-amqpd-events"
+# The metrics endpoint (orchestrator/exporter.py), a program of the master when metrics are on.
+EXPORTER_NAME = "edeposit-amqpd-metrics"
+# supervisord groups that are the master's own helpers, not daemons.
+MASTER_PROGRAMS = (LISTENER_NAME, EXPORTER_NAME)
 # Longest path a unix socket accepts (sun_path is 108 bytes including the final NUL).
 MAX_SOCKET_PATH = 107
 
@@ -38,6 +48,11 @@ class MasterFiles:
         return self.state_dir / "supervisor.sock"
 
     @property
+    def credentials(self) -> Path:
+        """The control socket's user name and password (`user:password`), mode 0600."""
+        return self.state_dir / "control.auth"
+
+    @property
     def pidfile(self) -> Path:
         return self.state_dir / "supervisord.pid"
 
@@ -53,6 +68,10 @@ class MasterFiles:
     def listener_log(self) -> Path:
         return self.log_dir / "events.log"
 
+    @property
+    def exporter_log(self) -> Path:
+        return self.log_dir / "metrics.log"
+
     def daemon_logs(self, name: str, processes: int) -> list[Path]:
         """One log per worker process: `<name>.log`, or `<name>-<n>.log` when `processes` > 1."""
         if processes == 1:
@@ -64,6 +83,23 @@ class MasterFiles:
             return int(self.pidfile.read_text().strip())
         except (OSError, ValueError):
             return None
+
+
+def new_credentials(files: MasterFiles) -> tuple[str, str]:
+    """A fresh random user name and password for the control socket of a master about to start."""
+    user, password = f"edeposit-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
+    files.state_dir.mkdir(parents=True, exist_ok=True)
+    write_atomically(files.credentials, f"{user}:{password}\n", mode=0o600, durable=False)
+    return user, password
+
+
+def read_credentials(path: Path) -> tuple[str, str] | None:
+    """The running master's credentials, or None when there are none (or this user may not read them)."""
+    try:
+        user, sep, password = path.read_text().strip().partition(":")
+    except OSError:
+        return None
+    return (user, password) if sep and user and password else None
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -84,10 +120,23 @@ class UnixSocketTransport(xmlrpc.client.Transport):
     every `status` call some 13 MB and a tenth of a second.
     """
 
-    def __init__(self, path: Path, timeout: float = 60.0) -> None:
+    def __init__(self, path: Path, timeout: float = 60.0, credentials: Path | None = None) -> None:
         super().__init__()
         self.socket_path = str(path)
         self.timeout = timeout
+        self.credentials = credentials
+
+    @classmethod
+    def for_master(cls, files: MasterFiles) -> UnixSocketTransport:
+        return cls(files.socket, credentials=files.credentials)
+
+    def send_headers(self, connection: http.client.HTTPConnection, headers: list[tuple[str, str]]) -> None:
+        """Adds Basic authentication with the credentials of the running master, read at each request."""
+        found = read_credentials(self.credentials) if self.credentials else None
+        if found:
+            token = base64.b64encode(":".join(found).encode()).decode()
+            headers = [*headers, ("Authorization", f"Basic {token}")]
+        super().send_headers(connection, headers)
 
     def make_connection(self, host: Any) -> http.client.HTTPConnection:
         return _UnixConnection(self.socket_path, self.timeout)
@@ -98,7 +147,8 @@ class MasterClient:
 
     def __init__(self, files: MasterFiles) -> None:
         self.files = files
-        self._proxy = xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=UnixSocketTransport(files.socket))
+        transport = UnixSocketTransport.for_master(files)
+        self._proxy = xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=transport)
 
     @property
     def supervisor(self) -> Any:

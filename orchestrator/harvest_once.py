@@ -48,7 +48,7 @@ def harvest_now(config: Config, settings: DaemonSettings, publish: bool) -> int:
         return EXIT_FAILED
     except pika.exceptions.AMQPError as exc:
         print(f"error: cannot publish to exchange {settings.exchange!r} of vhost {settings.vhost!r} at "
-              f"{config.amqp.host}:{config.amqp.port}: {type(exc).__name__} {exc}; nothing was remembered as sent",
+              f"{config.amqp.where}: {type(exc).__name__} {exc}; nothing was remembered as sent",
               file=sys.stderr)
         return EXIT_FAILED
     count = len(publications.publications)
@@ -60,7 +60,7 @@ def harvest_now(config: Config, settings: DaemonSettings, publish: bool) -> int:
 def _publish(config: Config, settings: DaemonSettings, publications: Publications) -> None:
     """Publish as the daemon's own harvests do: its exchange, its output key, UUID "", confirmed."""
     answer = answers.success(publications, "", settings.output_key, None, None)
-    connection = pika.BlockingConnection(config.amqp.parameters(settings.vhost, name="edeposit harvest once"))
+    connection = pika.BlockingConnection(config.amqp.node_parameters(settings.vhost, name="edeposit harvest once"))
     try:
         channel = connection.channel()
         channel.confirm_delivery()

@@ -3,17 +3,21 @@ daemons to come up (or fail). Shared by start-all, run, start/restart NAME and r
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from daemons.common.atomic import write_atomically
+from daemons.rpc.runner import exit_with_parent
 from daemons.rpc.settings import DaemonSettings
+from orchestrator import privileges, spawn_checks
 from orchestrator import status as status_module
 from orchestrator.broker_checks import BrokerUnreachable, MissingVhosts, check_vhosts
 from orchestrator.config import Config
-from orchestrator.control import MasterClient, MasterFiles
+from orchestrator.control import MasterClient, MasterFiles, new_credentials
 from orchestrator.records import RecordStore
 from orchestrator.supervisor_conf import SocketPathTooLong, render
 
@@ -49,12 +53,22 @@ def preflight(config: Config, daemons: Iterable[DaemonSettings]) -> None:
         raise MasterError(str(exc)) from exc
 
 
+def check_spawnable(config: Config, daemons: Iterable[DaemonSettings]) -> None:
+    """Each worker's user, paths and directories must be usable before anything is spawned."""
+    found = spawn_checks.problems(config, daemons)
+    if found:
+        raise MasterError("\n".join(found))
+
+
 def write_conf(config: Config, files: MasterFiles) -> None:
+    """The supervisord config, and each daemon's files handed to the user it runs as."""
     try:
         text = render(config, files)
-    except SocketPathTooLong as exc:
+        files.state_dir.mkdir(parents=True, exist_ok=True)
+        for settings in config.enabled:
+            privileges.prepare(config, settings)
+    except (SocketPathTooLong, privileges.AccountError) as exc:
         raise MasterError(str(exc)) from exc
-    files.state_dir.mkdir(parents=True, exist_ok=True)
     files.log_dir.mkdir(parents=True, exist_ok=True)
     write_atomically(files.conf, text, mode=0o600, durable=False)
 
@@ -82,18 +96,41 @@ def prepare(config: Config) -> MasterFiles:
     """Everything a new master needs before supervisord starts: checks, its config, a clean history."""
     files = MasterFiles.for_config(config)
     refuse_old_script_daemons(config, config.enabled)
+    check_spawnable(config, config.enabled)
     preflight(config, config.enabled)
+    new_credentials(files)
     write_conf(config, files)
     store = RecordStore(files.records)
     store.reset()
     mark_log_offsets(store, files, config.enabled)
+    reset_metrics(config.orchestrator.metrics_dir)
     return files
+
+
+def reset_metrics(path: Path) -> None:
+    """A new master counts from zero, as its records do: drop what the workers of an earlier one wrote."""
+    if path.is_dir():
+        for old in path.glob("*.db"):
+            old.unlink(missing_ok=True)
+    path.mkdir(parents=True, exist_ok=True)
 
 
 def supervisord_command(files: MasterFiles, foreground: bool) -> list[str]:
     """supervisord from the `supervisor` package of this Python, never a system one."""
     command = [sys.executable, "-m", "supervisor.supervisord", "-c", str(files.conf)]
     return command + ["-n"] if foreground else command
+
+
+def spawn_foreground_supervisord(files: MasterFiles, unblock: set[signal.Signals]) -> subprocess.Popen[bytes]:
+    """supervisord -n as a child in its own session (a terminal's Ctrl-C reaches only the parent), which
+    gets TERM when the parent dies; `unblock`: signals the parent blocks that the child must not."""
+
+    def in_child() -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, unblock)
+        exit_with_parent()
+
+    return subprocess.Popen(supervisord_command(files, foreground=True), stdin=subprocess.DEVNULL,
+                            start_new_session=True, preexec_fn=in_child)  # noqa: PLW1509 - no threads yet
 
 
 def already_running(client: MasterClient) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from orchestrator import last_error
-from orchestrator.control import LISTENER_NAME, MasterFiles, UnixSocketTransport
+from orchestrator.control import MASTER_PROGRAMS, MasterFiles, UnixSocketTransport
 from orchestrator.crashloop import CrashWindow
 from orchestrator.records import DaemonRecord, RecordStore
 
@@ -57,7 +57,7 @@ class Watcher:
     def handle(self, event: str, payload: dict[str, str]) -> None:
         group = payload.get("groupname", "")
         process = payload.get("processname", "")
-        if not event.startswith("PROCESS_STATE_") or not group or group == LISTENER_NAME:
+        if not event.startswith("PROCESS_STATE_") or not group or group in MASTER_PROGRAMS:
             return
         state = event.removeprefix("PROCESS_STATE_")
         from_state = payload.get("from_state", "")
@@ -153,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _die_with_parent()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     files = MasterFiles(args.state_dir, args.log_dir)
-    proxy = xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=UnixSocketTransport(files.socket))
+    proxy = xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=UnixSocketTransport.for_master(files))
     rpc = proxy.supervisor
     watcher = Watcher(RecordStore(files.records), CrashWindow(args.crash_limit, args.crash_window),
                       rpc, files.master_log)

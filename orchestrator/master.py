@@ -6,15 +6,15 @@ INI by orchestrator.supervisor_conf, and orchestrator.listener records what happ
 
 from __future__ import annotations
 
-import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 import xmlrpc.client
 
-from daemons.common.processes import pid_alive
-from orchestrator import launch
+from daemons.common.processes import pid_running
+from orchestrator import launch, privileges
 from orchestrator import reload as reload_module
 from orchestrator import status as status_module
 from orchestrator.config import Config
@@ -39,7 +39,11 @@ def start_all(config: Config) -> int:
 
 
 def run_foreground(config: Config) -> int:
-    """The master in the foreground (systemd): supervisord replaces this process."""
+    """The master in the foreground (systemd): supervisord runs as this process's only child.
+
+    Note: TERM or INT to this process stops every daemon at once, as stop-all does; supervisord's own
+    shutdown would stop them one group per turn of its loop. HUP is passed on to supervisord.
+    """
     files = MasterFiles.for_config(config)
     if launch.already_running(MasterClient(files)):
         return EXIT_FAILED
@@ -47,11 +51,38 @@ def run_foreground(config: Config) -> int:
         launch.prepare(config)
     except MasterError as exc:
         return fail(str(exc))
-    command = launch.supervisord_command(files, foreground=True)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(command[0], command)
-    return EXIT_FAILED  # not reached
+    wanted = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD}
+    signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+    try:
+        child = launch.spawn_foreground_supervisord(files, unblock=wanted)
+        while True:
+            received = signal.sigwaitinfo(wanted).si_signo
+            if child.poll() is not None:
+                return child.returncode
+            if received == signal.SIGHUP:
+                child.send_signal(signal.SIGHUP)
+            elif received in (signal.SIGTERM, signal.SIGINT):
+                _stop_master(MasterClient(files), child, config.orchestrator.stopwaitsecs)
+                return child.wait()
+    finally:
+        # The master is down: a late or second TERM (an impatient operator) must not turn exit 0 into -15.
+        for late in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(late, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, wanted)
+
+
+def _stop_master(client: MasterClient, child: subprocess.Popen[bytes], stopwaitsecs: float) -> None:
+    """Every daemon at once, then supervisord; TERM to supervisord when it does not answer (yet)."""
+    try:
+        if client.is_running():
+            _stop_daemons_at_once(client, stopwaitsecs)
+            client.supervisor.shutdown()
+            return
+    except (OSError, xmlrpc.client.Error):
+        pass
+    child.send_signal(signal.SIGTERM)
 
 
 # -- stopping -------------------------------------------------------------------------------------
@@ -97,7 +128,7 @@ def stop_all(config: Config) -> int:
     except (OSError, xmlrpc.client.Error) as exc:
         return fail(f"cannot ask the master (pid {pid}) to stop: {exc}")
     deadline = time.monotonic() + stop_wait + 15
-    while pid_alive(pid):
+    while pid_running(pid):
         if time.monotonic() > deadline:
             return fail(f"the master (pid {pid}) is still running after {stop_wait + 15} s")
         time.sleep(0.05)
@@ -132,10 +163,11 @@ def _one(config: Config, name: str, action: str) -> int:
             _group_call("stopProcessGroup", name, client, True)
         if action in ("start", "restart"):
             launch.refuse_old_script_daemons(config, [config.daemon(name)])
+            privileges.prepare(config, config.daemon(name))  # its directories may have gone meanwhile
             store.clear_crash_loop(name)
             _group_call("startProcessGroup", name, client, False)
             launch.wait_settled(client, [name], launch.settle_timeout(config))
-    except MasterError as exc:
+    except (MasterError, privileges.AccountError) as exc:
         return fail(str(exc))
     report = status_module.collect(config, [name], with_queues=False)
     print(status_module.render_table(config, report).split("\n", 2)[-1])

@@ -6,9 +6,9 @@ import sys
 import xmlrpc.client
 
 from daemons.rpc.settings import DaemonSettings
-from orchestrator import reload_plan
+from orchestrator import reload_plan, spawn_checks
 from orchestrator.config import Config
-from orchestrator.control import LISTENER_NAME, MasterClient, MasterFiles
+from orchestrator.control import MASTER_PROGRAMS, MasterClient, MasterFiles
 from orchestrator.launch import (
     EXIT_OK,
     MasterError,
@@ -49,7 +49,7 @@ def _swap_groups(client: MasterClient, files: MasterFiles, by_name: dict[str, Da
     for name in removed:
         store.forget(name)
     for name in changed + added:
-        if name != LISTENER_NAME:
+        if name not in MASTER_PROGRAMS:
             store.forget(name)
             mark_log_offsets(store, files, [by_name[name]])
         client.supervisor.addProcessGroup(name)
@@ -61,6 +61,9 @@ def _reload_problems(config: Config, files: MasterFiles) -> list[str]:
         old_conf = files.conf.read_text()
     except OSError:
         old_conf = ""
+    spawn = spawn_checks.problems(config, config.enabled)
+    if spawn:
+        return spawn
     try:
         new_conf = render(config, files)
     except SocketPathTooLong as exc:
@@ -92,11 +95,11 @@ def apply(config: Config) -> int:
     except xmlrpc.client.Fault as exc:
         return fail(f"the master could not apply the new config: {exc.faultString}; "
                     f"see `edeposit-amqpd status`, then `edeposit-amqpd reload` again")
-    daemons = [name for name in added + changed if name != LISTENER_NAME]
+    daemons = [name for name in added + changed if name not in MASTER_PROGRAMS]
     wait_settled(client, daemons, settle_timeout(config))
     unchanged = sorted(set(by_name) - set(added) - set(changed))
     for label, names in (("added", added), ("restarted", changed), ("removed", removed), ("unchanged", unchanged)):
-        shown = [n for n in names if n != LISTENER_NAME]
+        shown = [n for n in names if n not in MASTER_PROGRAMS]
         print(f"{label}: {', '.join(shown) if shown else '-'}")
     if not daemons:
         return EXIT_OK

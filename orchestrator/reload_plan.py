@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from daemons.rpc.loader import HandlerError, options_spec, validate_options
 from daemons.rpc.settings import DaemonSettings
+from orchestrator.control import MASTER_PROGRAMS
 
 PROGRAM = "program:"
 
@@ -23,9 +24,9 @@ def program_sections(conf_text: str) -> dict[str, dict[str, str]]:
 
 
 def added_or_changed(old_conf: str, new_conf: str) -> list[str]:
-    """Daemons whose program section is new or differs: the ones reload will (re)start."""
+    """Daemons whose program section is new or differs: the ones reload will (re)start (not the master's own)."""
     old, new = program_sections(old_conf), program_sections(new_conf)
-    return [name for name, section in new.items() if old.get(name) != section]
+    return [name for name, section in new.items() if old.get(name) != section and name not in MASTER_PROGRAMS]
 
 
 def handler_problems(source: str, daemons: Iterable[DaemonSettings]) -> list[str]:

@@ -30,7 +30,7 @@ def create(config: Config, daemons: Iterable[DaemonSettings], out: Callable[[str
 
 
 def declare_and_report(config: Config, settings: DaemonSettings, out: Callable[[str], None] = print) -> None:
-    connection = pika.BlockingConnection(config.amqp.parameters(settings.vhost, name="edeposit-amqpd schema"))
+    connection = pika.BlockingConnection(config.amqp.node_parameters(settings.vhost, name="edeposit-amqpd schema"))
     try:
         topology.declare(connection.channel(), settings)
     finally:
@@ -39,7 +39,8 @@ def declare_and_report(config: Config, settings: DaemonSettings, out: Callable[[
         out(f"Created exchange '{exchange}'.")
     out("Creating queues:")
     for queue in filter(None, (settings.input_queue, settings.output_queue)):
-        out(f"\tCreated durable queue '{queue}'.")
+        kind = "quorum queue" if settings.queue_type == "quorum" else "queue"  # the old tool's line for classic
+        out(f"\tCreated durable {kind} '{queue}'.")
     out("")
     out("Routing exchanges using routing key to queues:")
     for exchange, queue, key in topology.bindings(settings):

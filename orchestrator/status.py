@@ -4,16 +4,19 @@ listener and its input queue from the broker, as a table or as the JSON list of 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from daemons.rpc import health
+from daemons.rpc.nodes import connected_node
 from daemons.rpc.settings import DaemonSettings
 from orchestrator.broker_checks import BrokerUnreachable, queue_states
 from orchestrator.config import Config
-from orchestrator.control import MasterClient, MasterFiles
+from orchestrator.control import EXPORTER_NAME, MasterClient, MasterFiles
 from orchestrator.records import RecordStore
 
 EXIT_OK = 0
@@ -36,6 +39,7 @@ class DaemonStatus:
     queue_depth: int | None = None
     consumers: int | None = None
     note: str | None = None
+    nodes: list[str] = field(default_factory=list)  # the broker node each running worker is connected to
 
 
 @dataclass
@@ -43,6 +47,7 @@ class Report:
     daemons: list[DaemonStatus]
     master_pid: int | None
     broker_error: str | None = None
+    exporter_state: str | None = None  # the metrics endpoint's supervisord state, None when metrics are off
 
     @property
     def all_running(self) -> bool:
@@ -79,6 +84,8 @@ def _daemon_status(settings: DaemonSettings, infos: list[dict[str, Any]] | None,
     running = [info for info in infos if info["statename"] == "RUNNING"]
     row.pids = [info["pid"] for info in running]
     row.pid = row.pids[0] if row.pids else None
+    row.nodes = [connected_node(settings.state_dir, settings.name, info["pid"], info["start"]) or "-"
+                 for info in running]
     if running:
         row.uptime = round(now - max(info["start"] for info in running), 1)
     crash_loop = store.crash_loop(settings.name)
@@ -102,15 +109,29 @@ def collect(config: Config, names: Sequence[str] = (), with_queues: bool = True)
         by_group = {}
         for info in client.processes():
             by_group.setdefault(info["group"], []).append(info)
+    if by_group is not None:
+        _refresh_notes(chosen, by_group)
     now = time.time()
     rows = [
         _daemon_status(s, None if by_group is None else by_group.get(s.name, []), store, files, now)
         for s in chosen
     ]
     report = Report(rows, master_pid)
+    if by_group is not None and EXPORTER_NAME in by_group:
+        report.exporter_state = by_group[EXPORTER_NAME][0]["statename"]
     if with_queues:
         _add_queue_states(config, chosen, report)
     return report
+
+
+def _refresh_notes(chosen: list[DaemonSettings], by_group: dict[str, list[dict[str, Any]]]) -> None:
+    """Running workers recheck their notes now: a fixed problem's note is gone, a new one shown (daemons.rpc.health)."""
+    notes = []
+    for settings in chosen:
+        workers = [info["pid"] for info in by_group.get(settings.name, []) if info["statename"] == "RUNNING"]
+        if workers and settings.is_rpc:
+            notes.append((settings.health_note_path, workers))
+    health.refresh(notes)
 
 
 def _add_queue_states(config: Config, chosen: list[DaemonSettings], report: Report) -> None:
@@ -141,16 +162,21 @@ def _value(value: Any) -> str:
 def render_table(config: Config, report: Report) -> str:
     """A readable table; errors and notes on indented lines under their daemon."""
     lines = [f"config: {config.source}"]
-    if report.master_pid is None:
+    credentials = MasterFiles.for_config(config).credentials
+    if report.master_pid is None and credentials.exists() and not os.access(credentials, os.R_OK):
+        lines.append(f"master: cannot tell: {credentials}, the control socket's credentials, is readable only by "
+                     f"the master's user; run this command as that user (e.g. root)")
+    elif report.master_pid is None:
         lines.append("master: not running (start it with `edeposit-amqpd start-all`)")
     else:
         lines.append(f"master: running (pid {report.master_pid})")
     if report.broker_error:
         lines.append(f"broker: {report.broker_error}")
-    header = ("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "QUEUE", "CONSUMERS")
+    header = ("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "QUEUE", "CONSUMERS", "NODE")
     table = [header] + [
         (d.name if d.enabled else f"{d.name} (disabled)", d.state, ",".join(map(str, d.pids)) or "-",
-         _duration(d.uptime), str(d.restarts), _value(d.queue_depth), _value(d.consumers))
+         _duration(d.uptime), str(d.restarts), _value(d.queue_depth), _value(d.consumers),
+         ",".join(sorted(set(d.nodes))) or "-")
         for d in report.daemons
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
@@ -163,6 +189,10 @@ def render_table(config: Config, report: Report) -> str:
             lines.append(f"    last error: {daemon.last_error}")
         if daemon.note:
             lines.append(f"    note: {daemon.note}")
+    if report.exporter_state not in (None, "RUNNING", "STARTING"):
+        log = MasterFiles.for_config(config).exporter_log
+        lines.append(f"metrics: the endpoint ({config.orchestrator.metrics_listen}) is {report.exporter_state}; "
+                     f"see {log}")
     return "\n".join(lines)
 
 

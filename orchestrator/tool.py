@@ -137,7 +137,7 @@ def _act(parser: argparse.ArgumentParser, config: Config, args: argparse.Namespa
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except pika.exceptions.AMQPError as exc:
-        print(f"error: broker at {config.amqp.host}:{config.amqp.port}, vhost {daemon.vhost!r}: "
+        print(f"error: broker at {config.amqp.where}, vhost {daemon.vhost!r}: "
               f"{type(exc).__name__} {exc}; does the vhost exist? run `edeposit-amqp-tool --host {args.host} "
               f"--create`", file=sys.stderr)
         return 1
@@ -147,7 +147,7 @@ def _act(parser: argparse.ArgumentParser, config: Config, args: argparse.Namespa
 
 
 def _connect(config: Config, daemon: DaemonSettings) -> pika.BlockingConnection:
-    return pika.BlockingConnection(config.amqp.parameters(daemon.vhost, name="edeposit-amqp-tool"))
+    return pika.BlockingConnection(config.amqp.node_parameters(daemon.vhost, name="edeposit-amqp-tool"))
 
 
 def put(config: Config, daemon: DaemonSettings, path: str, request_uuid: str | None = None) -> str:

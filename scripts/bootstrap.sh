@@ -54,3 +54,10 @@ fi
 extras=""
 [ "$mode" = test ] && extras="[test]"
 "$VENV/bin/pip" install -q --disable-pip-version-check -e ".$extras"
+
+# A root master runs the daemons as this unprivileged user ([orchestrator] user, docs/operations.rst);
+# a master that is not root runs them as its own user, so no account is needed then.
+if [ "$(id -u)" -eq 0 ] && ! id -u edeposit >/dev/null 2>&1; then
+  echo "creating the system user edeposit (the daemons run as it)"
+  useradd --system --home-dir /var/lib/edeposit-amqpd --no-create-home --shell /usr/sbin/nologin edeposit
+fi

@@ -153,7 +153,7 @@ def test_check_config_and_start_all_say_that_the_ini_wins_over_old_json_settings
     legacy = tmp_path / "home" / "edeposit" / "amqp.json"
     legacy.parent.mkdir(parents=True)
     legacy.write_text(json.dumps({"RABBITMQ_PORT": "5673"}))
-    ini = write(tmp_path / "a.ini", f"[amqp]\nport = 1\n[orchestrator]\nstate_dir = {tmp_path / 'state'}\n")
+    ini = write(tmp_path / "a.ini", f"[amqp]\nport = 1\n[orchestrator]\nstate_dir = {tmp_path / 'state'}\nuser =\n")
     env = {**os.environ, "HOME": str(tmp_path / "home")}
     for command in ("check-config", "start-all"):
         done = subprocess.run([sys.executable, "-m", "orchestrator", "-c", str(ini), command],
@@ -175,7 +175,10 @@ def test_old_mx2mods_keys_set_the_marcxml2mods_daemon(tmp_path: Path) -> None:
 
 
 def test_check_config_exits_0_for_the_packaged_defaults(tmp_path: Path) -> None:
-    done = check_config(env={"HOME": str(tmp_path)})
+    from tests.fixtures.accounts import daemon_user_of_setup
+
+    with daemon_user_of_setup():  # as root, the daemons run as the user setup makes
+        done = check_config(env={"HOME": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     assert "OK (12 enabled daemons" in done.stdout
 

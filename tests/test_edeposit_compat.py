@@ -89,6 +89,15 @@ def test_substitute_globals_changes_the_constants_and_the_connection_parameters(
     assert settings.RABBITMQ_HOST == "localhost"
 
 
+def test_a_node_list_gives_the_old_api_its_first_node(settings_from) -> None:
+    settings = settings_from("[amqp]\nhost = rabbit1:5673, rabbit2\n")
+    from edeposit.amqp import amqpdaemon
+
+    assert (settings.RABBITMQ_HOST, settings.RABBITMQ_PORT) == ("rabbit1", "5673")
+    params = amqpdaemon.getConParams("aleph")
+    assert (params.host, params.port) == ("rabbit1", 5673)
+
+
 def test_settings_warn_when_old_json_settings_are_shadowed_by_the_ini(settings_from, tmp_path: Path) -> None:
     legacy = tmp_path / "home" / "edeposit" / "amqp.json"
     legacy.parent.mkdir(parents=True)

@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 
-from daemons.common.processes import pid_alive
+from daemons.common.processes import pid_alive, pid_running
 from daemons.rpc.client import RPCClient
 from daemons.rpc.wire import StructureRegistry
 from daemons.testing import BROKER, wait_for, write_config
 from orchestrator import cli
 from orchestrator.config import load
 from orchestrator.control import MasterClient, MasterFiles
+from tests.conftest import free_port
 from tests.handlers import master_echo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +75,7 @@ class Master:
             self.process_pids()
             cli.main(["-c", str(self.config), "stop-all"])
         master_pid = self.files.master_pid()
-        leftovers = [pid for pid in self.seen_pids | {master_pid or 0} if pid and pid_alive(pid)]
+        leftovers = [pid for pid in self.seen_pids | {master_pid or 0} if pid and pid_running(pid)]
         for pid in leftovers:
             os.kill(pid, signal.SIGKILL)
         assert not leftovers, f"processes left running after the test: {leftovers}"
@@ -87,6 +88,8 @@ def make_master(vhost: str, state_dir: Path, tmp_path: Path, monkeypatch: pytest
     masters: list[Master] = []
 
     def make(daemons: dict[str, dict[str, Any]], extra: str = "startsecs = 1") -> Master:
+        if "metrics_listen" not in extra:  # a port of its own, so masters of parallel test runs never collide
+            extra += f"\nmetrics_listen = 127.0.0.1:{free_port()}"
         config = write_config(tmp_path / "amqpd.ini", vhost, state_dir, daemons, extra=extra)
         master = Master(config, capfd)
         masters.append(master)
@@ -101,6 +104,10 @@ def echo_call(vhost: str, number: int, text: str) -> Any:
     registry = StructureRegistry.from_modules([master_echo])
     with RPCClient(BROKER, vhost, f"echo{number}", registry=registry) as client:
         return client.call(master_echo.Ping(text), timeout=15)
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 def tcp_listening_inodes() -> set[str]:
@@ -239,7 +246,7 @@ def test_master_killed_with_sigkill_leaves_no_child(make_master: Any) -> None:
     master = make_master({"one": echo_daemon(1), "two": echo_daemon(2, processes=2)})
     assert master.run("start-all")[0] == 0
     children = master.process_pids()
-    assert len(children) == 4  # three workers and the event listener
+    assert len(children) == 5  # three workers, the event listener and the metrics exporter
     os.kill(master.client.pid(), signal.SIGKILL)
     wait_for(lambda: not any(pid_alive(pid) for pid in children), timeout=10, what="the children to exit")
     assert master.status()[0] == 3
@@ -282,15 +289,121 @@ def test_run_keeps_the_master_in_the_foreground_and_term_ends_it_with_its_childr
                                       stdout=output, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: master.status()[0] == 0, timeout=20, what="the daemons to run")
-        assert master.client.pid() == foreground.pid, "run must become supervisord, not spawn it"
+        supervisord = master.client.pid()
+        assert parent_of(supervisord) == foreground.pid, "run keeps supervisord as its child"
         children = master.process_pids()
         foreground.send_signal(signal.SIGTERM)
+        wait_for(lambda: not any(pid_alive(pid) for pid in children - {supervisord}) or foreground.poll() is not None,
+                 timeout=30, what="the daemons to stop")
+        if foreground.poll() is None:
+            foreground.send_signal(signal.SIGTERM)  # an impatient second TERM changes nothing
         assert foreground.wait(timeout=30) == 0
-        assert not any(pid_alive(pid) for pid in children)
+        assert not any(pid_alive(pid) for pid in children | {supervisord})
     finally:
         if foreground.poll() is None:
             foreground.kill()
             foreground.wait()
+
+
+def test_control_socket_wants_the_credentials_of_this_start_and_the_master_log_has_no_crit(make_master: Any) -> None:
+    import xmlrpc.client
+
+    from orchestrator.control import UnixSocketTransport, read_credentials
+
+    master = make_master({"one": echo_daemon(1)})
+    assert master.run("start-all")[0] == 0
+    first = read_credentials(master.files.credentials)
+    assert first is not None
+    assert stat.S_IMODE(master.files.credentials.stat().st_mode) == 0o600
+    anonymous = xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=UnixSocketTransport(master.files.socket))
+    with pytest.raises(xmlrpc.client.ProtocolError) as refused:
+        anonymous.supervisor.getState()
+    assert refused.value.errcode == 401
+    log = master.files.master_log.read_text()
+    assert "supervisord started with pid" in log
+    assert [line for line in log.splitlines() if " CRIT " in line] == []
+    assert master.run("stop-all")[0] == 0
+    assert master.run("start-all")[0] == 0
+    assert read_credentials(master.files.credentials) not in (None, first), "each start has new credentials"
+
+
+# -- health notes: a fixed cause drops its note without a restart ------------------------------------
+def needs_file(number: int, needed: Path, **extra: Any) -> dict[str, Any]:
+    return {"handler": "tests.handlers.needs_file:react", "exchange": f"needs{number}",
+            "input_queue": f"in{number}", "output_queue": f"out{number}", "options": {"needs": str(needed)},
+            **extra}
+
+
+def test_status_rechecks_a_note_and_drops_it_once_the_cause_is_fixed(make_master: Any, tmp_path: Path) -> None:
+    needed = tmp_path / "back-end"
+    master = make_master({"one": needs_file(1, needed)})  # checked each minute: only status rechecks here
+    assert master.run("start-all")[0] == 0
+    row = master.status("one")[1]["one"]
+    assert row["note"] == f"{needed} is missing: create it"
+    pid = row["pid"]
+    needed.touch()
+    row = master.status("one")[1]["one"]
+    assert row["note"] is None
+    assert row["pid"] == pid, "no restart"
+    needed.unlink()
+    assert master.status("one")[1]["one"]["note"] == f"{needed} is missing: create it"
+
+
+def test_the_worker_rechecks_its_note_every_health_interval(make_master: Any, tmp_path: Path) -> None:
+    needed = tmp_path / "back-end"
+    master = make_master({"one": needs_file(1, needed, health_interval=1)})
+    assert master.run("start-all")[0] == 0
+    note = master.files.state_dir / "notes" / "one.txt"
+    assert note.read_text().strip() == f"{needed} is missing: create it"
+    pid = master.pids("one")
+    needed.touch()
+    wait_for(lambda: note.read_text() == "", timeout=10, what="the periodic check to drop the note")
+    assert master.pids("one") == pid
+
+
+# -- a daemon's process: python_path, environment, directory ---------------------------------------
+ELSEWHERE = '''
+import os
+import sys
+from collections import namedtuple
+
+Ping = namedtuple("Ping", ["text"])
+
+
+def react(message, send_back):
+    return {"text": message.text, "cwd": os.getcwd(), "value": os.environ.get("EDEPOSIT_TEST_VALUE"),
+            "first": sys.path[0]}
+'''
+
+
+def test_a_handler_only_python_path_reaches_is_checked_and_run_with_its_environment(
+        make_master: Any, vhost: str, tmp_path: Path) -> None:
+    handlers, workdir = tmp_path / "handlers elsewhere", tmp_path / "work"
+    handlers.mkdir()
+    workdir.mkdir()
+    (handlers / "elsewhere_echo.py").write_text(ELSEWHERE)
+    far = {"handler": "elsewhere_echo:react", "exchange": "far", "input_queue": "far_in", "output_queue": "far_out"}
+    without = make_master({"far": far})
+    code, _, err = without.run("check-config")
+    assert code == 2 and "handler = 'elsewhere_echo:react': cannot import: ModuleNotFoundError" in err
+
+    master = make_master({"far": {**far, "python_path": f'"{handlers}"', "directory": workdir,
+                                  "environment": '"EDEPOSIT_TEST_VALUE=one, two", OTHER=3'}})
+    code, out, err = master.run("check-config")
+    assert code == 0, err
+    code, out, err = master.run("start-all")
+    assert code == 0, out + err
+    registry = StructureRegistry.from_modules([master_echo])
+    with RPCClient(BROKER, vhost, "far", registry=registry) as client:
+        answer = client.call(master_echo.Ping("hello"), timeout=15)
+    assert answer == {"text": "hello", "cwd": str(workdir), "value": "one, two", "first": str(handlers)}
+    pid = master.pids("far")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    make_master({"far": {**far, "python_path": str(empty)}})  # the same INI, edited
+    code, _, err = master.run("reload")
+    assert code == 2 and "handler = 'elsewhere_echo:react': cannot import: ModuleNotFoundError" in err
+    assert master.pids("far") == pid, "reload refused the edit and left the daemon running"
 
 
 def test_three_restarts_during_a_long_handler_run_it_again_and_never_make_it_poison(make_master: Any, vhost: str,

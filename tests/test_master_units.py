@@ -4,6 +4,7 @@ own parser), exit-reason extraction, crash-loop counting and the listener's book
 from __future__ import annotations
 
 import dataclasses
+import pwd
 import shlex
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from supervisor.options import ServerOptions
 from daemons.testing import write_config
 from orchestrator import last_error
 from orchestrator.config import load
-from orchestrator.control import LISTENER_NAME, MasterFiles
+from orchestrator.control import EXPORTER_NAME, LISTENER_NAME, MasterFiles
 from orchestrator.crashloop import CrashWindow
 from orchestrator.listener import Watcher
 from orchestrator.records import RecordStore
@@ -41,10 +42,23 @@ def test_each_enabled_daemon_is_one_program_with_a_worker_per_process(tmp_path: 
     parsed = parsed_by_supervisord(tmp_path, {"one": ECHO, "many": {**ECHO, "processes": 3},
                                               "off": {**ECHO, "enabled": "false"}}, state_dir)
     groups = parsed["groups"]
-    assert set(groups) == {"one", "many", LISTENER_NAME}
+    assert set(groups) == {"one", "many", LISTENER_NAME, EXPORTER_NAME}
     assert [p.name for p in groups["many"].process_configs] == ["many_00", "many_01", "many_02"]
     [one] = groups["one"].process_configs
     assert one.command.endswith(f"-m orchestrator -c {tmp_path / 'amqpd.ini'} worker one")
+
+
+def test_metrics_add_the_exporter_and_each_worker_writes_under_state_dir_unless_turned_off(
+        tmp_path: Path, state_dir: Path) -> None:
+    parsed = parsed_by_supervisord(tmp_path, {"one": ECHO}, state_dir, extra="metrics_listen = 127.0.0.1:9999")
+    [exporter] = parsed["groups"][EXPORTER_NAME].process_configs
+    assert exporter.command.endswith(f"-m orchestrator.exporter -c {tmp_path / 'amqpd.ini'}")
+    [one] = parsed["groups"]["one"].process_configs
+    assert one.environment["PROMETHEUS_MULTIPROC_DIR"] == str(state_dir / "metrics")
+    off = parsed_by_supervisord(tmp_path, {"one": ECHO}, state_dir, extra="metrics_listen =")
+    assert EXPORTER_NAME not in off["groups"]
+    [one] = off["groups"]["one"].process_configs
+    assert "PROMETHEUS_MULTIPROC_DIR" not in one.environment
 
 
 def test_workers_stop_as_a_group_run_unbuffered_and_die_with_the_master(tmp_path: Path, state_dir: Path) -> None:
@@ -74,6 +88,38 @@ def test_control_is_a_private_unix_socket_in_state_dir_and_nothing_listens_on_tc
     assert server["section"] == "unix_http_server"
     assert server["file"] == str(state_dir / "supervisor.sock")
     assert server["chmod"] == 0o700
+
+
+def test_the_control_socket_wants_the_credentials_of_this_start(tmp_path: Path, state_dir: Path) -> None:
+    from orchestrator.control import new_credentials
+
+    user, password = new_credentials(MasterFiles(state_dir, state_dir / "log"))
+    parsed = parsed_by_supervisord(tmp_path, {"one": ECHO}, state_dir)
+    [server] = parsed["options"].server_configs
+    assert (server["username"], server["password"]) == (user, password)
+    assert (state_dir / "control.auth").stat().st_mode & 0o077 == 0
+
+
+def test_a_root_master_runs_each_daemon_as_its_user_in_its_directory_with_its_environment(
+        tmp_path: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    daemons = {"one": {**ECHO, "user": "nobody", "directory": tmp_path, "environment": '"A=1, 2", B=%x'},
+               "two": {**ECHO, "exchange": "echo2", "user": "root"}}
+    parsed = parsed_by_supervisord(tmp_path, daemons, state_dir)
+    [one], [two] = parsed["groups"]["one"].process_configs, parsed["groups"]["two"].process_configs
+    assert (one.uid, one.directory) == (pwd.getpwnam("nobody").pw_uid, str(tmp_path))
+    assert {k: one.environment[k] for k in ("A", "B", "USER", "HOME")} == {
+        "A": "1, 2", "B": "%x", "USER": "nobody", "HOME": pwd.getpwnam("nobody").pw_dir}
+    assert two.uid is None, "root: the master's own user"
+    assert "\nuser = root\n" in (tmp_path / "supervisord.conf").read_text(), "no CRIT about running as root"
+
+
+def test_a_master_that_is_not_root_runs_every_daemon_as_its_own_user(
+        tmp_path: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    parsed = parsed_by_supervisord(tmp_path, {"one": {**ECHO, "user": "no-such-user"}}, state_dir)
+    [one] = parsed["groups"]["one"].process_configs
+    assert one.uid is None and "USER" not in (one.environment or {})
 
 
 def test_logs_are_one_per_worker_in_log_dir_rotated_by_size(tmp_path: Path, state_dir: Path) -> None:

@@ -19,6 +19,23 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def pid_running(pid: int) -> bool:
+    """Like pid_alive, but a zombie (exited, not yet reaped) counts as gone.
+
+    Note: a daemonized master's parent is init, which may take a second or more to reap it; stop-all
+    waits for the master to exit, not for that.
+    """
+    return pid_alive(pid) and _state(pid) not in ("Z", "X", None)
+
+
+def _state(pid: int) -> str | None:
+    """The one-letter state of /proc/<pid>/stat (R, S, D, Z, ...), or None when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def process_name(pid: int) -> str | None:
     """The kernel's short name of the process (`/proc/<pid>/comm`), or None when it is gone."""
     try:
@@ -63,3 +80,14 @@ def process_start_time(pid: int) -> int | None:
 def same_process_alive(pid: int, start_time: int) -> bool:
     """True while the process `pid` that started at `start_time` still runs (not a later one with its pid)."""
     return pid_alive(pid) and process_start_time(pid) == start_time
+
+
+def started_at(pid: int) -> float | None:
+    """When the process started (seconds since the epoch, to 1/CLK_TCK), from /proc; None when it is gone."""
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith("btime "))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")

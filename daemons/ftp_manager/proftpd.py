@@ -1,7 +1,9 @@
 """Tell a running ProFTPD that its users changed: SIGHUP to the pid in `[ftp] proftpd_pidfile`.
 
 Note: ProFTPD reads the AuthUserFile at every login, so a missed reload never loses a change; that is why
-a missing or stale pid file is reported in the log, not as a failed request.
+a missing or stale pid file is reported in the log, not as a failed request. For the same reason an
+ftp_manager that runs as an unprivileged user, which may not signal a ProFTPD that runs as root, does
+without the HUP: it says so once in its log.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from daemons.common.processes import process_name
 
 log = logging.getLogger("edeposit.ftp_manager")
+_told_not_allowed = False
 
 
 def proftpd_pid(pidfile: Path) -> int | None:
@@ -51,6 +54,13 @@ def reload_proftpd(pidfile: Path) -> bool:
         os.kill(pid, signal.SIGHUP)
     except ProcessLookupError:
         log.warning("ProFTPD pid %d from %s exited before the reload", pid, pidfile)
+        return False
+    except PermissionError:
+        global _told_not_allowed
+        if not _told_not_allowed:
+            log.info("not allowed to signal ProFTPD pid %d as this user; not needed: ProFTPD reads the "
+                     "AuthUserFile at every login", pid)
+            _told_not_allowed = True
         return False
     log.info("sent HUP to ProFTPD pid %d", pid)
     return True

@@ -23,9 +23,11 @@ BUILTIN_DAEMONS: dict[str, DaemonSettings] = {
         _rpc("aleph", "aleph", "search", extra_exchanges=("count", "validate", "export")),
         # A conversion may take its whole `timeout` option (600 s) after TERM: let it, then answer.
         _rpc("calibre", "calibre", "convert", stopwaitsecs=CALIBRE_TIMEOUT + 10),
-        _rpc("ftp_manager", "ftp", "ftp"),
+        # Both act for ProFTPD's users (homes owned by the FTP uid, ProFTPD's AuthUserFile): root by
+        # default; docs/operations.rst says what running them as another user takes.
+        _rpc("ftp_manager", "ftp", "ftp", user="root"),
         DaemonSettings(name="ftp_monitor", handler="ftp_monitor.service:run", vhost="ftp", exchange="ftp",
-                       input_queue=None, input_key=None),
+                       input_queue=None, input_key=None, user="root"),
         _rpc("antivirus", "antivirus", "antivirus"),
         _rpc("harvester", "harvester", "harvester"),
         _rpc("ltp", "ltp", "ltp"),

@@ -12,6 +12,8 @@ A handler module defines:
   `configure(context)` once before the first message, with a `HandlerContext`;
   `health()` returns None or a note such as "clamscan not found: apt-get install clamav" that
   `edeposit-amqpd status` shows (the daemon still runs and answers with errors naming the problem);
+  it is called again every `health_interval` seconds and at each `status`, from another thread
+  (daemons/rpc/health.py), so it should only look and be quick;
   `shutdown()` after the worker stopped consuming, to end the handler's own threads.
 
 While `react` runs, `current_request()` tells which request it serves (its UUID header, properties and

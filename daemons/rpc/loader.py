@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, cast
@@ -40,9 +42,39 @@ def split_reference(reference: str) -> tuple[str, str]:
     return module, attribute
 
 
+def use_python_path(settings: DaemonSettings) -> None:
+    """For the worker's whole life: the daemon's `python_path` is searched before everything else."""
+    sys.path[:0] = [path for path in settings.python_path if path not in sys.path]
+
+
+@contextlib.contextmanager
+def _handler_path(settings: DaemonSettings) -> Iterator[None]:
+    """The daemon's `python_path` searched first while its handler is imported, as in its worker.
+
+    Note: in a process that checks several daemons (check-config, reload), the path is taken away after
+    the import and so are the modules imported from it, so one daemon's path never helps another's.
+    """
+    added = [path for path in settings.python_path if path not in sys.path]
+    if not added:
+        yield
+        return
+    before = set(sys.modules)
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for path in added:
+            sys.path.remove(path)
+        prefixes = tuple(path.rstrip("/") + "/" for path in added)
+        for name in set(sys.modules) - before:
+            if (getattr(sys.modules[name], "__file__", None) or "").startswith(prefixes):
+                del sys.modules[name]
+
+
 def _entry_point(settings: DaemonSettings) -> tuple[ModuleType, Callable[..., Any]]:
     module_name, attribute = split_reference(settings.handler)
-    module = importlib.import_module(module_name)
+    with _handler_path(settings):
+        module = importlib.import_module(module_name)
     entry = getattr(module, attribute, None)
     if not callable(entry):
         raise HandlerError(f"daemon {settings.name}: {module_name} has no callable {attribute!r}")
@@ -51,11 +83,13 @@ def _entry_point(settings: DaemonSettings) -> tuple[ModuleType, Callable[..., An
 
 def import_handler(settings: DaemonSettings) -> LoadedHandler:
     """Import without configuring: enough to check a config and to build the structure registry."""
-    module, react = _entry_point(settings)
+    with _handler_path(settings):
+        module, react = _entry_point(settings)
+        registry = StructureRegistry.from_modules([module, *settings.structures])
     return LoadedHandler(
         module=module,
         react=cast(React, react),
-        registry=StructureRegistry.from_modules([module, *settings.structures]),
+        registry=registry,
         hooks=Hooks.of(module),
         options_spec=getattr(module, "OPTIONS_SPEC", None),
     )

@@ -11,6 +11,10 @@ restart or reload by the master) or loses the connection clears its slot first. 
 redelivers a message, the slots of dead processes holding its key are the deaths it caused; once the
 message is answered, those slots are removed. At start, slots of dead processes that hold no key are
 removed, and so are death records older than `RECORD_DAYS`, whose message never came back.
+
+Quorum queues count for us: the broker puts `x-delivery-count` (how often the message was handed out
+and came back unacked) on every redelivery, and this count holds across hosts and broker nodes, which
+the slot files of one host cannot see. `broker_says_poison` applies the rule to it.
 """
 
 from __future__ import annotations
@@ -109,6 +113,24 @@ class PoisonTracker:
         self._map.close()
         if not (keep_death and held):
             self.slot.unlink(missing_ok=True)
+
+
+def delivery_count(properties: Any) -> int:
+    """How often a quorum queue already handed this message out (0 on the first delivery)."""
+    value = (properties.headers or {}).get("x-delivery-count", 0)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def broker_says_poison(properties: Any, limit: int) -> bool:
+    """A quorum queue's message that came back `limit` times is answered with an error, not run again.
+
+    Note: the count grows with every return: a crash, a lost connection, a give-back at shutdown alike,
+    so `delivery_limit` should leave room for failovers and restarts.
+    """
+    return delivery_count(properties) >= limit
 
 
 def _owner_alive(slot: Path) -> bool:

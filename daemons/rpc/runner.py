@@ -7,21 +7,20 @@ import gc
 import logging
 import os
 import signal
-import sys
 from collections.abc import Callable
 from typing import Any
 
+from daemons.rpc import health, logs, metrics, process_env
 from daemons.rpc.loader import import_service, load_handler
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from daemons.rpc.worker import EXIT_LOCAL_ERROR, LocalError, SessionLost, Worker
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
 EXIT_WITH_PARENT_ENV = "EDEPOSIT_AMQPD_EXIT_WITH_PARENT"
 
 
-def setup_logging(level: str | int = "INFO") -> None:
-    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr, force=True)
-    logging.getLogger("pika").setLevel(logging.WARNING)
+def setup_logging(level: str | int = "INFO", log_format: str = "text", daemon: str | None = None) -> None:
+    """Text or JSON lines on stderr, each naming the request in hand (daemons/rpc/logs.py)."""
+    logs.setup(level, log_format, daemon)
 
 
 def exit_with_parent() -> None:
@@ -49,18 +48,6 @@ class LatePublisher:
         self.target(value, routing_key, **more)
 
 
-def record_health(settings: DaemonSettings, health: Callable[[], str | None], log: logging.Logger) -> None:
-    """Save the handler's `health()` note (e.g. "clamd not found: apt-get install clamav-daemon") for `status`."""
-    path = settings.health_note_path
-    note = health()
-    if note:
-        log.warning("back end problem: %s", note)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(note + "\n")
-    else:
-        path.unlink(missing_ok=True)
-
-
 def run(settings: DaemonSettings, amqp: AMQPSettings) -> int:
     """Load the handler and serve until stopped; the exit code for the process (docs/operations.rst).
 
@@ -79,15 +66,17 @@ def run(settings: DaemonSettings, amqp: AMQPSettings) -> int:
 
 
 def _run(settings: DaemonSettings, amqp: AMQPSettings, log: logging.Logger) -> int:
+    process_env.apply(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if not settings.is_rpc:
         # A publisher such as ftp_monitor: its callable takes the settings and runs until stopped.
         service = import_service(settings)
         log.info("starting %s (%s)", settings.name, settings.handler)
         return int(service(settings, amqp) or 0)
+    metrics.setup(settings.name)
     publisher = LatePublisher()
     handler = load_handler(settings, log, publish=publisher)
-    record_health(settings, handler.hooks.health, log)
+    health.watch(settings, handler.hooks.health, log)
     worker = Worker(settings, amqp, handler, log)
     publisher.target = worker.publish
     worker.install_signal_handlers()

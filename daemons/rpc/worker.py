@@ -23,6 +23,7 @@ import functools
 import logging
 import os
 import queue
+import re
 import signal
 import threading
 import time
@@ -37,11 +38,11 @@ import pika
 import pika.exceptions
 from pika.adapters.select_connection import IOLoop, SelectConnection
 
-from daemons.rpc import answers, topology
+from daemons.rpc import answers, metrics, nodes, topology
 from daemons.rpc.backoff import Backoff
 from daemons.rpc.handler import Request, done_serving, serving
 from daemons.rpc.loader import LoadedHandler
-from daemons.rpc.poison import PoisonTracker
+from daemons.rpc.poison import PoisonTracker, broker_says_poison, delivery_count
 from daemons.rpc.session import RECOVERABLE, AnswerRefused, Confirms, Outcome, SessionLost
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from daemons.rpc.wire import deserialize
@@ -132,6 +133,8 @@ class Worker:
         except OSError as exc:
             raise local_error(exc, "cannot keep poison slots in") from exc
         self.ioloop = IOLoop()
+        self._report = nodes.NodeReport(settings.state_dir, settings.name)  # which node, for `status`
+        self._node = ""
         self._frame_max = answers.FRAME_MAX
         self._backoff = Backoff(cap=amqp.reconnect_max_delay)
         self._connection: Any = None
@@ -248,6 +251,7 @@ class Worker:
             self._retry_later(result)
             return
         self._connection = result
+        self._node = nodes.label(result.params)
         result.add_on_close_callback(self._on_connection_closed)
         if self._draining:
             result.close()
@@ -258,6 +262,7 @@ class Worker:
         if self._draining:
             self.ioloop.stop()
             return
+        metrics.reconnect()
         delay = self._backoff.next_delay()
         self._change_state(WorkerState.RECONNECTING)
         self.log.warning("broker connection failed (%s: %s); reconnect attempt %d in %.1f s",
@@ -266,6 +271,8 @@ class Worker:
 
     def _on_connection_closed(self, connection: Any, reason: BaseException) -> None:
         self._connection = None
+        self._report.disconnected()
+        metrics.disconnected()
         self._forget_channel(SessionLost(f"connection to the broker was lost: {reason}"))
         if self._draining:
             self.ioloop.stop()
@@ -296,7 +303,8 @@ class Worker:
         for exchange in (self.settings.exchange, *self.settings.extra_exchanges):
             steps.append(functools.partial(channel.exchange_declare, exchange, "topic", durable=True))
         for name in filter(None, (self.settings.input_queue, self.settings.output_queue)):
-            steps.append(functools.partial(channel.queue_declare, name, durable=True))
+            steps.append(functools.partial(channel.queue_declare, name, durable=True,
+                                           arguments=topology.queue_arguments(self.settings.queue_type)))
         for exchange, name, key in topology.bindings(self.settings):
             steps.append(functools.partial(channel.queue_bind, name, exchange, routing_key=key))
         steps.append(functools.partial(channel.basic_qos, prefetch_count=self.settings.prefetch))
@@ -314,7 +322,13 @@ class Worker:
 
     def _consuming(self, channel: Any) -> None:
         self._change_state(WorkerState.CONSUMING)
-        self.log.info("consuming %s on vhost %s", self.settings.input_queue, self.settings.vhost)
+        try:
+            self._report.connected(self._node)
+        except OSError as exc:
+            raise local_error(exc, "cannot report the broker node in") from exc
+        metrics.connected(self._node)
+        self.log.info("consuming %s on vhost %s at node %s", self.settings.input_queue, self.settings.vhost,
+                      self._node)
         if self._healthy_timer is not None:
             self.ioloop.remove_timeout(self._healthy_timer)
         self._healthy_timer = self.ioloop.call_later(HEALTHY_SECONDS, self._healthy)
@@ -329,6 +343,9 @@ class Worker:
     def _on_channel_closed(self, channel: Any, reason: BaseException) -> None:
         if channel is not self._channel:
             return
+        mismatch = _queue_type_mismatch(reason, self.settings)
+        if mismatch is not None:
+            raise mismatch  # the broker will not change a queue's type: a config error, the worker exits
         refused = isinstance(reason, pika.exceptions.ChannelClosedByBroker) and reason.reply_code == 406
         why = f"the broker closed the channel: {reason}"
         self._forget_channel(AnswerRefused(why) if refused else SessionLost(why))
@@ -571,7 +588,11 @@ class Worker:
     # -- one message (handler thread) --------------------------------------------------------------
     def _handler_loop(self) -> None:
         while (job := self._jobs.get()) is not None:
-            self._serve(job)
+            in_hand = metrics.begin(job.method, job.properties)
+            try:
+                self._serve(job)
+            finally:
+                metrics.end(in_hand)
 
     def _serve(self, job: Job) -> None:
         properties = job.properties
@@ -583,32 +604,38 @@ class Worker:
         if uuid is None:
             self.log.warning("message without a UUID header (headers: %s); answering with an error",
                              _short(sorted(headers)))
+            metrics.outcome("no_uuid")
             self._finish(job, lambda: self._failure(MissingUUIDError("the request has no UUID header"), "", reply))
             return
         if len(job.body) > self.settings.max_message_bytes:
             exc = MessageTooLargeError(
                 f"message of {len(job.body)} bytes exceeds max_message_bytes = {self.settings.max_message_bytes}"
             )
+            metrics.outcome("too_large")
             self._finish(job, lambda: self._failure(exc, uuid, reply))
             return
 
         key = self.poison.key(job.body, properties)
-        redelivered = bool(job.method.redelivered)
+        quorum = self.settings.queue_type == "quorum"  # the broker counts deliveries (daemons/rpc/poison.py)
+        redelivered = bool(job.method.redelivered) and not quorum
         try:
-            deaths = self.poison.begin(key, redelivered)
+            deaths = delivery_count(properties) if quorum else self.poison.begin(key, redelivered)
         except OSError as exc:
             raise local_error(exc, "cannot read or write poison slots in") from exc
+        poisoned = (broker_says_poison(properties, self.settings.delivery_limit) if quorum
+                    else self.poison.is_poison(deaths))
         answered = False
         try:
             if key in self._refused:
                 refusal = AnswerRefusedError(f"the broker refused this request's answer: {self._refused.pop(key)}")
                 answered = self._finish(job, lambda: self._failure(refusal, uuid, reply))
-            elif self.poison.is_poison(deaths):
+            elif poisoned:
                 self.log.error("message UUID=%r killed the worker %d times; answering with an error",
                                _short(uuid), deaths)
                 poison = PoisonMessageError(
                     f"this message killed the {self.settings.name} worker {deaths} times; it was not run again"
                 )
+                metrics.outcome("poison")
                 answered = self._finish(job, lambda: self._failure(poison, uuid, reply))
             else:
                 answered = self._finish(job, lambda: self._call_handler(job, uuid, reply), key)
@@ -659,12 +686,14 @@ class Worker:
             return False
         if not acked:  # (it nearly always is: the owner acks before this thread wakes up)
             self._on_owner(functools.partial(self._job_done, job, True))
+        metrics.answered()
         return True
 
     def _call_handler(self, job: Job, uuid: Any, reply: dict[str, Any]) -> answers.Answer:
         def send_back(data: Any) -> None:
             progress = answers.success(data, uuid, progress=True, frame_max=self._frame_max, **reply)
             self._send(self._checked_size(progress), job.channel)
+            metrics.progress()
 
         started = time.monotonic()
         try:
@@ -683,11 +712,13 @@ class Worker:
             answer = self._handler_failed(exc, uuid, reply)
         except Exception as exc:
             answer = self._handler_failed(exc, uuid, reply)
+        metrics.handler_seconds(time.monotonic() - started)
         self.log.debug("UUID=%r handled in %.3f s", _short(uuid), time.monotonic() - started)
         return answer
 
     def _handler_failed(self, exc: Exception, uuid: Any, reply: dict[str, Any]) -> answers.Answer:
         self.log.warning("UUID=%r: %s: %s", _short(uuid), type(exc).__name__, _short(str(exc)))
+        metrics.outcome("error", exc)
         return self._failure(exc, uuid, reply)
 
     def _checked_size(self, answer: answers.Answer) -> answers.Answer:
@@ -696,6 +727,15 @@ class Worker:
                 f"the answer of {len(answer.body)} bytes exceeds max_answer_bytes = {self.settings.max_answer_bytes}"
             )
         return answer
+
+
+def _queue_type_mismatch(reason: BaseException, settings: DaemonSettings) -> Exception | None:
+    """A declare refused because the queue exists with another x-queue-type (daemons/rpc/topology.py)."""
+    if not isinstance(reason, pika.exceptions.ChannelClosedByBroker) or "x-queue-type" not in str(reason.reply_text):
+        return None
+    found = re.search(r"for queue '([^']*)'", str(reason.reply_text))
+    translated = topology.translated(reason, found.group(1) if found else "?", settings)
+    return translated if isinstance(translated, topology.QueueTypeMismatch) else None
 
 
 def _chain(steps: list[Callable[..., None]], then: Callable[[], None]) -> None:

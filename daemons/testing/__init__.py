@@ -98,12 +98,17 @@ def queue_state(vhost: str, queue: str, settings: AMQPSettings = BROKER) -> tupl
 
 
 def write_config(path: Path, vhost: str, state_dir: Path, daemons: dict[str, dict[str, Any]],
-                 extra: str = "") -> Path:
-    """An INI that points the named daemons at `vhost`; every other built-in daemon is disabled."""
+                 extra: str = "", amqp: AMQPSettings = BROKER, user: str = "") -> Path:
+    """An INI that points the named daemons at `vhost`; every other built-in daemon is disabled.
+
+    `amqp` names the broker (its `host` may list several nodes); `user`: who the daemons run as under a
+    root master, by default the master's own user.
+    """
     from daemons.rpc.builtin import BUILTIN_DAEMONS
 
-    lines = ["[amqp]", f"host = {BROKER.host}", f"port = {BROKER.port}", "heartbeat = 10",
-             "reconnect_max_delay = 2", "[orchestrator]", f"state_dir = {state_dir}", extra, "[daemons]"]
+    lines = ["[amqp]", f"host = {amqp.host}", f"port = {amqp.port}", "heartbeat = 10",
+             "reconnect_max_delay = 2", "[orchestrator]", f"state_dir = {state_dir}", f"user = {user}", extra,
+             "[daemons]"]
     for name in BUILTIN_DAEMONS:
         if name not in daemons:
             lines += [f"  [[{name}]]", "  enabled = false"]

@@ -39,8 +39,9 @@ def _value(prefix: str, suffix: str) -> str:
 
 SETTINGS_PATH = "/edeposit/amqp.json"  # appended to $HOME and /etc: the old JSON settings' places
 
-RABBITMQ_HOST = _config.amqp.host
-RABBITMQ_PORT = str(_config.amqp.port)  # text, as it was
+# The old API knows one broker: with a node list in [amqp] host, it gets the first node.
+RABBITMQ_HOST = _config.amqp.nodes[0][0]
+RABBITMQ_PORT = str(_config.amqp.nodes[0][1])  # text, as it was
 RABBITMQ_USER_NAME = _config.amqp.user
 RABBITMQ_USER_PASSWORD = _config.amqp.password
 

@@ -1,7 +1,7 @@
 """The baseline: a bare pika echo worker with the same guarantees as ours.
 
 Manual ack after the persistent reply was confirmed by the broker, prefetch 1.
-Usage: echo_worker.py VHOST EXCHANGE INPUT_QUEUE OUTPUT_KEY
+Usage: echo_worker.py VHOST EXCHANGE INPUT_QUEUE OUTPUT_KEY [PORT]
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import pika
 
 def main() -> None:
     vhost, exchange, queue, output_key = sys.argv[1:5]
-    connection = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", virtual_host=vhost))
+    port = int(sys.argv[5]) if len(sys.argv) > 5 else 5672
+    connection = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", port, virtual_host=vhost))
     channel = connection.channel()
     channel.confirm_delivery()
     channel.basic_qos(prefetch_count=1)

@@ -30,11 +30,12 @@ from orchestrator.control import MasterClient, MasterFiles
 RESPAWNS = 10
 
 
-def write_bench_config(path: Path, root: Path, vhosts: dict[str, str]) -> Path:
-    """Every built-in daemon with default settings, but in its own vhost and with files under `root`."""
+def write_bench_config(path: Path, root: Path, vhosts: dict[str, str], user: str = "") -> Path:
+    """Every built-in daemon with default settings, but in its own vhost and with files under `root`;
+    `user`: who runs the daemons under a root master (default: the master's user)."""
     (root / "proftpd.log").touch()
     lines = ["[amqp]", f"host = {BROKER.host}", f"port = {BROKER.port}", "[orchestrator]",
-             f"state_dir = {root / 'state'}", "[ftp]", f"passwd_file = {root / 'ftpd.passwd'}",
+             f"state_dir = {root / 'state'}", f"user = {user}", "[ftp]", f"passwd_file = {root / 'ftpd.passwd'}",
              f"home_root = {root / 'home'}", f"proftpd_pidfile = {root / 'proftpd.pid'}", "[daemons]"]
     for name in BUILTIN_DAEMONS:
         lines += [f"  [[{name}]]", f"  vhost = {vhosts[name]}"]

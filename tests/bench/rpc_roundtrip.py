@@ -2,7 +2,9 @@
 
 Both give the same guarantees (persistent reply, publisher confirm, manual ack after it, prefetch 1).
 Runs alternate between the two, for windows of 1 and 20 requests in flight, and the medians are
-compared. Prints a table; asserts nothing. Usage: python tests/bench/rpc_roundtrip.py [--rounds N]
+compared. With --metrics, our worker also runs with metrics on (prometheus_client multiprocess files, as
+under a master with `metrics_listen` set) in the same rounds, and the table adds its ratio to metrics off.
+Prints a table; asserts nothing. Usage: python tests/bench/rpc_roundtrip.py [--rounds N] [--metrics]
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pika
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from daemons.rpc.metrics import MULTIPROC_ENV  # noqa: E402
 from daemons.testing import BROKER, WorkerProcess, queue_state, throwaway_vhost, wait_for, write_config  # noqa: E402
 
 REQUEST = b'{"text": "hello", "__nt_name": "Ping"}'
@@ -76,7 +79,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--metrics", action="store_true", help="also measure our worker with metrics on")
     args = parser.parse_args()
+    kinds = ["baseline", "ours"] + (["ours+metrics"] if args.metrics else [])
     with tempfile.TemporaryDirectory() as tmp, throwaway_vhost("edeposit-bench") as vhost:
         tmp_path = Path(tmp)
         config = write_config(tmp_path / "bench.ini", vhost, tmp_path / "state", {"bench": DAEMON})
@@ -85,9 +90,12 @@ def main() -> None:
         declare.wait_consuming()
         declare.stop()
         for round_number in range(args.rounds):
-            for kind in ("baseline", "ours") if round_number % 2 == 0 else ("ours", "baseline"):
-                if kind == "ours":
-                    runner = WorkerProcess(config, "bench", tmp_path / "worker.log", log_level="INFO")
+            for kind in kinds if round_number % 2 == 0 else kinds[::-1]:
+                if kind.startswith("ours"):
+                    metrics_dir = tmp_path / "metrics"
+                    metrics_dir.mkdir(exist_ok=True)
+                    env = {MULTIPROC_ENV: str(metrics_dir)} if kind == "ours+metrics" else None
+                    runner = WorkerProcess(config, "bench", tmp_path / "worker.log", env=env, log_level="INFO")
                     runner.wait_consuming()
                 else:
                     runner = Baseline(vhost)
@@ -98,11 +106,16 @@ def main() -> None:
                     results.setdefault((kind, window), []).append(rate)
                 runner.stop()
                 wait_for(lambda: queue_state(vhost, "bench_in")[1] == 0, what="no consumer")
-    print(f"{'window':>6} {'baseline rt/s':>14} {'ours rt/s':>10} {'ratio':>6}")
+    extra = f" {'metrics on rt/s':>16} {'on/off':>7}" if args.metrics else ""
+    print(f"{'window':>6} {'baseline rt/s':>14} {'ours rt/s':>10} {'ratio':>6}{extra}")
     for window in (1, 20):
         base = statistics.median(results[("baseline", window)])
         ours = statistics.median(results[("ours", window)])
-        print(f"{window:>6} {base:>14.0f} {ours:>10.0f} {ours / base:>6.2f}")
+        line = f"{window:>6} {base:>14.0f} {ours:>10.0f} {ours / base:>6.2f}"
+        if args.metrics:
+            on = statistics.median(results[("ours+metrics", window)])
+            line += f" {on:>16.0f} {on / ours:>7.3f}"
+        print(line)
 
 
 if __name__ == "__main__":
