@@ -52,6 +52,7 @@ __all__ = ["RECOVERABLE", "EXIT_LOCAL_ERROR", "EXIT_THREAD_FAILED", "LocalError"
 
 # Exit codes (docs/operations.rst): 0 after a stop, these when the worker cannot go on.
 EXIT_THREAD_FAILED = 70  # an unexpected exception on one of the worker's threads (a bug): see its traceback
+EXIT_CONFIG_ERROR = 78  # the broker refuses what the config asks for (a queue of the other type)
 EXIT_LOCAL_ERROR = 74  # a local problem: a file or directory the worker needs (disk full, permissions)
 # Consuming this long without trouble makes the next reconnect start from the shortest delay again.
 HEALTHY_SECONDS = 30.0
@@ -344,8 +345,10 @@ class Worker:
         if channel is not self._channel:
             return
         mismatch = _queue_type_mismatch(reason, self.settings)
-        if mismatch is not None:
-            raise mismatch  # the broker will not change a queue's type: a config error, the worker exits
+        if mismatch is not None:  # the broker will not change a queue's type: a config error, the worker exits
+            self.log.error("stopping: %s", mismatch)
+            self._abort(EXIT_CONFIG_ERROR)
+            return
         refused = isinstance(reason, pika.exceptions.ChannelClosedByBroker) and reason.reply_code == 406
         why = f"the broker closed the channel: {reason}"
         self._forget_channel(AnswerRefused(why) if refused else SessionLost(why))
