@@ -104,6 +104,25 @@ class UnknownExchangeError(ValueError):
     """`publish(..., exchange=...)` names an exchange the daemon's vhost does not have."""
 
 
+def _owner_callback(method: Callable[..., None]) -> Callable[..., None]:
+    """pika turns an exception in a callback into a lost connection (and a reconnect, forever): end the
+    process instead, a local error with its one line, anything else with its traceback."""
+
+    @functools.wraps(method)
+    def guarded(self: Worker, *args: Any, **kwargs: Any) -> None:
+        try:
+            method(self, *args, **kwargs)
+        except LocalError as exc:
+            self.log.error("stopping: %s", exc)
+            self._abort(EXIT_LOCAL_ERROR)
+        except Exception:
+            self.log.critical("the connection owner failed in %s; the worker exits", method.__name__, exc_info=True)
+            self._failed = True
+            self._abort(EXIT_THREAD_FAILED)
+
+    return guarded
+
+
 @dataclass(frozen=True)
 class Job:
     """One delivery, with the channel it came on (its ack is only valid there)."""
@@ -202,6 +221,7 @@ class Worker:
             self._change_state(WorkerState.STOPPED)
         return self._exit_code
 
+    @_owner_callback
     def _on_wake(self, fd: int, events: int) -> None:
         try:
             os.read(fd, 512)
@@ -236,6 +256,7 @@ class Worker:
         self._finish_drain()
 
     # -- connection (owner thread) -----------------------------------------------------------------
+    @_owner_callback
     def _connect(self) -> None:
         self._retry_timer = None
         if self._draining:
@@ -247,6 +268,7 @@ class Worker:
         self._frame_max = min(params.frame_max for params in nodes)
         SelectConnection.create_connection(nodes, self._on_connection_done, custom_ioloop=self.ioloop)
 
+    @_owner_callback
     def _on_connection_done(self, result: Any) -> None:
         if isinstance(result, BaseException):
             self._retry_later(result)
@@ -270,6 +292,7 @@ class Worker:
                          type(exc).__name__, exc or "no detail", self._backoff.attempt, delay)
         self._retry_timer = self.ioloop.call_later(delay, self._connect)
 
+    @_owner_callback
     def _on_connection_closed(self, connection: Any, reason: BaseException) -> None:
         self._connection = None
         self._report.disconnected()
@@ -290,6 +313,7 @@ class Worker:
             self.ioloop.remove_timeout(self._healthy_timer)
             self._healthy_timer = None
 
+    @_owner_callback
     def _on_channel_open(self, channel: Any) -> None:
         self._channel = channel
         self._confirms = Confirms(channel)
@@ -311,6 +335,7 @@ class Worker:
         steps.append(functools.partial(channel.basic_qos, prefetch_count=self.settings.prefetch))
         _chain(steps, then)
 
+    @_owner_callback
     def _start_consuming(self) -> None:
         channel = self._channel
         if self._draining:
@@ -321,6 +346,7 @@ class Worker:
         self._consumer_tag = channel.basic_consume(self.settings.input_queue, self._on_message,
                                                    callback=lambda _frame: self._consuming(channel))
 
+    @_owner_callback
     def _consuming(self, channel: Any) -> None:
         self._change_state(WorkerState.CONSUMING)
         try:
@@ -334,6 +360,7 @@ class Worker:
             self.ioloop.remove_timeout(self._healthy_timer)
         self._healthy_timer = self.ioloop.call_later(HEALTHY_SECONDS, self._healthy)
 
+    @_owner_callback
     def _healthy(self) -> None:
         self._healthy_timer = None
         if self._backoff.attempt:
@@ -341,6 +368,7 @@ class Worker:
                           HEALTHY_SECONDS)
         self._backoff.reset()
 
+    @_owner_callback
     def _on_channel_closed(self, channel: Any, reason: BaseException) -> None:
         if channel is not self._channel:
             return
@@ -364,6 +392,7 @@ class Worker:
         self._retry_timer = self.ioloop.call_later(
             delay, lambda: connection.channel(on_open_callback=self._on_channel_open) if connection.is_open else None)
 
+    @_owner_callback
     def _on_consumer_cancelled(self, frame: Any) -> None:
         channel = self._channel
         self._consumer_tag = None
@@ -375,6 +404,7 @@ class Worker:
         self._declare(channel, self._start_consuming)
 
     # -- deliveries (owner thread) -----------------------------------------------------------------
+    @_owner_callback
     def _on_message(self, channel: Any, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
         if self._draining:
             channel.basic_nack(method.delivery_tag, requeue=True)  # arrived while we stop: for another worker
@@ -387,6 +417,7 @@ class Worker:
             self._in_hand = self._local.popleft()
             self._jobs.put(self._in_hand)
 
+    @_owner_callback
     def _job_done(self, job: Job, ack: bool) -> None:
         if job is not self._in_hand:
             return  # given back at the stop deadline already
@@ -398,6 +429,7 @@ class Worker:
         else:
             self._feed()
 
+    @_owner_callback
     def _begin_drain(self) -> None:
         if self._draining:
             return
@@ -419,6 +451,7 @@ class Worker:
             self.ioloop.call_later(limit, self._give_back_in_hand)
         self._finish_drain()
 
+    @_owner_callback
     def _give_back_in_hand(self) -> None:
         job, self._in_hand = self._in_hand, None
         if job is None:
