@@ -21,7 +21,7 @@ setup(
                                     "ftp_monitor", "ftp_monitor.*", "edeposit", "edeposit.*"]),
     data_files=[("share/edeposit-amqpd/conf", [str(p) for p in sorted(Path("conf").iterdir()) if p.is_file()])],
     install_requires=[
-        "pika>=1.3",
+        "pika>=1.3,<2",
         "prometheus_client>=0.20,<1",
         "rich>=13,<16",
         "supervisor>=4.2",

@@ -286,6 +286,9 @@ def _daemon(name: str, section: Any, orch: OrchestratorSettings, ftp: dict[str, 
         template = DaemonSettings(name=name, handler=values["handler"], vhost=values["vhost"],
                                   exchange=values["exchange"])
     data_dir = Path(options.get("data_dir") or state_dir / name)
+    # A daemon's own stopwaitsecs wins; else [orchestrator] stopwaitsecs, but never less than the built-in
+    # default that covers the daemon's own time limit (calibre: 610 s for its 600 s conversions).
+    values.setdefault("stopwaitsecs", max(template.stopwaitsecs or 0, orch.stopwaitsecs))
     values.setdefault("user", template.user or orch.user)
     values.setdefault("group", template.group or orch.group)
     return replace(template, **_known(DaemonSettings, values), options=options, data_dir=data_dir,

@@ -121,15 +121,17 @@ def stop_all(config: Config) -> int:
         print("the master is not running; nothing to stop")
         return EXIT_OK
     pid = client.pid()
+    # The daemon that may take longest to drain (calibre: a whole conversion) sets the wait.
+    stop_wait = max([config.orchestrator.stopwaitsecs, *(d.stopwaitsecs or 0 for d in config.enabled)])
     try:
-        _stop_daemons_at_once(client, config.orchestrator.stopwaitsecs)
+        _stop_daemons_at_once(client, stop_wait)
         client.supervisor.shutdown()
     except (OSError, xmlrpc.client.Error) as exc:
         return fail(f"cannot ask the master (pid {pid}) to stop: {exc}")
-    deadline = time.monotonic() + config.orchestrator.stopwaitsecs + 15
+    deadline = time.monotonic() + stop_wait + 15
     while pid_running(pid):
         if time.monotonic() > deadline:
-            return fail(f"the master (pid {pid}) is still running after {config.orchestrator.stopwaitsecs + 15} s")
+            return fail(f"the master (pid {pid}) is still running after {stop_wait + 15} s")
         time.sleep(0.05)
     print(f"stopped the master (pid {pid}) and every daemon")
     return EXIT_OK

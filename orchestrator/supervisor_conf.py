@@ -117,7 +117,7 @@ def _program(config: Config, files: MasterFiles, settings: DaemonSettings) -> st
         "startsecs": orch.startsecs,
         "startretries": orch.startretries,
         "stopsignal": "TERM",
-        "stopwaitsecs": orch.stopwaitsecs,
+        "stopwaitsecs": settings.stopwaitsecs or orch.stopwaitsecs,
         "stopasgroup": "true",
         "killasgroup": "true",
         "redirect_stderr": "true",

@@ -404,3 +404,27 @@ def test_a_handler_only_python_path_reaches_is_checked_and_run_with_its_environm
     code, _, err = master.run("reload")
     assert code == 2 and "handler = 'elsewhere_echo:react': cannot import: ModuleNotFoundError" in err
     assert master.pids("far") == pid, "reload refused the edit and left the daemon running"
+
+
+def test_three_restarts_during_a_long_handler_run_it_again_and_never_make_it_poison(make_master: Any, vhost: str,
+                                                                                    tmp_path: Path) -> None:
+    from daemons.testing import publish, queue_state, read_messages
+
+    marker_dir = tmp_path / "markers"
+    marker_dir.mkdir()
+    core = {"handler": "tests.handlers.core_behaviours:react", "exchange": "core", "input_queue": "core_in",
+            "output_queue": "core_out", "stopwaitsecs": 4, "poison_limit": 3, "options": {"marker_dir": marker_dir}}
+    master = make_master({"core": core})
+    assert master.run("start-all")[0] == 0
+    wait_for(lambda: queue_state(vhost, "core_in")[1] == 1, 20, what="the worker to consume")
+    publish(vhost, "core", "request", b'{"seconds": 8, "__nt_name": "Slow"}', {"UUID": "restarted"})
+    for restart in range(3):
+        wait_for(lambda n=restart: len(list(marker_dir.glob("slow-started.*"))) == n + 1, 20,
+                 what="the handler to start")
+        code, out, _ = master.run("restart", "core")
+        assert code == 0, out
+    [(_, properties, body)] = read_messages(vhost, "core_out", 1, timeout=30)
+    assert properties.headers["UUID"] == "restarted"
+    assert "exception_name" not in properties.headers, properties.headers
+    assert body == b'"slept"'
+    assert len(list(marker_dir.glob("slow-started.*"))) == 4, "given back three times, run a fourth"

@@ -72,6 +72,15 @@ def test_workers_stop_as_a_group_run_unbuffered_and_die_with_the_master(tmp_path
     assert one.stopwaitsecs == 7 and one.autorestart is RestartUnconditionally
 
 
+def test_each_daemon_waits_long_enough_for_its_own_handler_time_limit(tmp_path: Path, state_dir: Path) -> None:
+    parsed = parsed_by_supervisord(tmp_path, {"calibre": {}, "one": ECHO, "own": {**ECHO, "stopwaitsecs": 45}},
+                                   state_dir, extra="stopwaitsecs = 20")
+    waits = {name: group.process_configs[0].stopwaitsecs for name, group in parsed["groups"].items()}
+    assert waits["calibre"] >= 610, "a conversion may take calibre's whole 600 s timeout after TERM"
+    assert waits["one"] == 20 and waits["own"] == 45
+    assert parsed["config"].daemon("calibre").stopwaitsecs == waits["calibre"], "the worker knows its deadline"
+
+
 def test_control_is_a_private_unix_socket_in_state_dir_and_nothing_listens_on_tcp(tmp_path: Path,
                                                                                   state_dir: Path) -> None:
     parsed = parsed_by_supervisord(tmp_path, {"one": ECHO}, state_dir)

@@ -62,6 +62,26 @@ def process_command(pid: int) -> list[str] | None:
     return [part.decode("utf-8", "replace") for part in raw.split(b"\0") if part] or None
 
 
+def process_start_time(pid: int) -> int | None:
+    """When the process started, in clock ticks since boot (`/proc/<pid>/stat` field 22), or None when it is
+    gone. Together with the pid it names one process: a reused pid has another start time."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    # Field 2 (the name) is in parentheses and may hold spaces: count fields after the last ')'.
+    fields = raw[raw.rfind(b")") + 2:].split()
+    try:
+        return int(fields[22 - 3])
+    except (IndexError, ValueError):
+        return None
+
+
+def same_process_alive(pid: int, start_time: int) -> bool:
+    """True while the process `pid` that started at `start_time` still runs (not a later one with its pid)."""
+    return pid_alive(pid) and process_start_time(pid) == start_time
+
+
 def started_at(pid: int) -> float | None:
     """When the process started (seconds since the epoch, to 1/CLK_TCK), from /proc; None when it is gone."""
     try:

@@ -15,11 +15,14 @@ def _rpc(name: str, vhost: str, exchange: str, **more: Any) -> DaemonSettings:
     return DaemonSettings(name=name, handler=f"daemons.{name}.handler:react", vhost=vhost, exchange=exchange, **more)
 
 
+CALIBRE_TIMEOUT = 600  # the default of calibre's `timeout` option (daemons/calibre/handler.py)
+
 BUILTIN_DAEMONS: dict[str, DaemonSettings] = {
     d.name: d
     for d in (
         _rpc("aleph", "aleph", "search", extra_exchanges=("count", "validate", "export")),
-        _rpc("calibre", "calibre", "convert"),
+        # A conversion may take its whole `timeout` option (600 s) after TERM: let it, then answer.
+        _rpc("calibre", "calibre", "convert", stopwaitsecs=CALIBRE_TIMEOUT + 10),
         # Both act for ProFTPD's users (homes owned by the FTP uid, ProFTPD's AuthUserFile): root by
         # default; docs/operations.rst says what running them as another user takes.
         _rpc("ftp_manager", "ftp", "ftp", user="root"),

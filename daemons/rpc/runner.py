@@ -13,7 +13,7 @@ from typing import Any
 from daemons.rpc import health, logs, metrics, process_env
 from daemons.rpc.loader import import_service, load_handler
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
-from daemons.rpc.worker import SessionLost, Worker
+from daemons.rpc.worker import EXIT_LOCAL_ERROR, LocalError, SessionLost, Worker
 
 EXIT_WITH_PARENT_ENV = "EDEPOSIT_AMQPD_EXIT_WITH_PARENT"
 
@@ -49,10 +49,23 @@ class LatePublisher:
 
 
 def run(settings: DaemonSettings, amqp: AMQPSettings) -> int:
-    """Load the handler and serve until stopped; the exit code for the process."""
+    """Load the handler and serve until stopped; the exit code for the process (docs/operations.rst).
+
+    A file or directory the worker cannot use (state dir, data dir, disk full) ends it with
+    EXIT_LOCAL_ERROR and one line naming the path, which `status` shows as the last error; retrying
+    would not help until someone fixes it, and supervisord restarts the worker meanwhile.
+    """
     log = logging.getLogger(f"edeposit.{settings.name}")
     if os.environ.get(EXIT_WITH_PARENT_ENV) == "1":
         exit_with_parent()
+    try:
+        return _run(settings, amqp, log)
+    except (LocalError, OSError) as exc:
+        log.error("stopping: %s", exc if isinstance(exc, LocalError) else f"{exc} (a local problem, not the broker)")
+        return EXIT_LOCAL_ERROR
+
+
+def _run(settings: DaemonSettings, amqp: AMQPSettings, log: logging.Logger) -> int:
     process_env.apply(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if not settings.is_rpc:

@@ -1,102 +1,101 @@
-"""One broker connection shared by a worker's threads, and the keeper that services it during long work.
+"""One channel's publisher confirms and returns, kept by the thread that owns the connection.
 
-pika's BlockingConnection is not thread-safe, but it has no fixed thread either: whichever thread
-holds `Session.lock` may drive it. The worker's main thread drives it while it waits for messages and
-while it publishes; while a handler runs, the `ConnectionKeeper` thread takes over, so heartbeats and
-broker frames keep flowing during a ten-minute conversion.
+Every publish is mandatory and waits for the broker's confirm. A handler thread asks the owner thread to
+publish and gets a `concurrent.futures.Future`; the owner completes it with an `Outcome` when the
+broker confirms (ack or nack, and whether the message came back unroutable first), or with SessionLost
+when the channel goes away before that.
 
-Note: a handler that finishes within one keeper tick never wakes the keeper, so the fast path has no
-hand-over between threads at all.
+Note: RabbitMQ sends `basic.return` for an unroutable mandatory message before the `basic.ack` of that
+message, so a return marks the oldest unconfirmed publish with the same exchange, routing key and body.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 import pika
 import pika.exceptions
+from pika.spec import Basic
 
 RECOVERABLE: tuple[type[BaseException], ...] = (
     pika.exceptions.AMQPConnectionError,
     pika.exceptions.AMQPChannelError,
     pika.exceptions.StreamLostError,
     ConnectionError,
-    OSError,
 )
 
 
 class SessionLost(ConnectionError):
-    """The connection a message came on is gone; the broker will redeliver the message."""
+    """The connection or channel a message came on is gone; the broker will redeliver the message."""
 
 
-class Session:
-    """A connection and its channel, used by one thread at a time."""
+class AnswerRefused(RuntimeError):
+    """The broker closed the channel over this publish (e.g. a message bigger than its max_message_size)."""
 
-    def __init__(self, connection: pika.BlockingConnection, channel: Any) -> None:
-        self.connection = connection
-        self.channel = channel
-        self.lock = threading.Lock()
-        self.error: BaseException | None = None
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the broker took one publish."""
+
+    nacked: bool = False
+    returned: str | None = None  # "312 NO_ROUTE" when it came back unroutable
 
     @property
-    def alive(self) -> bool:
-        return self.error is None
-
-    def fail(self, exc: BaseException) -> None:
-        if self.error is None:
-            self.error = exc
-
-    def check(self) -> None:
-        if self.error is not None:
-            raise SessionLost(f"connection to the broker was lost: {self.error}")
-
-    def run(self, fn: Callable[[], Any]) -> Any:
-        """Run `fn` with the connection to itself; SessionLost if the connection is or goes away."""
-        with self.lock:
-            self.check()
-            try:
-                return fn()
-            except RECOVERABLE as exc:
-                self.fail(exc)
-                raise SessionLost(f"connection to the broker was lost: {exc}") from exc
+    def delivered(self) -> bool:
+        return not self.nacked and self.returned is None
 
 
-class ConnectionKeeper:
-    """Services the connection (heartbeats, incoming frames) while the main thread runs a handler."""
+@dataclass
+class _Pending:
+    exchange: str
+    routing_key: str
+    body: bytes
+    future: Future[Outcome]
+    returned: str | None = None
 
-    def __init__(self, session: Session, tick: float = 0.1) -> None:
-        self.session = session
-        self.tick = tick
-        self._busy_since: float | None = None
-        self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="connection-keeper", daemon=True)
-        self._thread.start()
 
-    def busy(self) -> None:
-        """A handler starts: from one tick on, the keeper drives the connection."""
-        self._busy_since = time.monotonic()
+class Confirms:
+    """Publishes on one channel in confirm mode; call only on the connection's owner thread."""
 
-    def idle(self) -> None:
-        self._busy_since = None
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel
+        self._last_tag = 0
+        self._pending: dict[int, _Pending] = {}
 
-    def _run(self) -> None:
-        while not self._closed.wait(self.tick):
-            since = self._busy_since
-            if since is None or time.monotonic() - since < self.tick:
-                continue
-            if not self.session.lock.acquire(blocking=False):
-                continue
-            try:
-                if self._busy_since is not None and self.session.alive:
-                    self.session.connection.process_data_events(time_limit=0)
-            except RECOVERABLE as exc:
-                self.session.fail(exc)
-            finally:
-                self.session.lock.release()
+    def publish(self, exchange: str, routing_key: str, body: bytes, properties: pika.BasicProperties,
+                future: Future[Outcome]) -> None:
+        try:
+            self.channel.basic_publish(exchange, routing_key, body, properties, mandatory=True)
+        except RECOVERABLE as exc:
+            future.set_exception(SessionLost(f"cannot publish: {type(exc).__name__}: {exc}"))
+            return
+        self._last_tag += 1
+        self._pending[self._last_tag] = _Pending(exchange, routing_key, body, future)
 
-    def close(self) -> None:
-        self._closed.set()
-        self._thread.join(timeout=5)
+    def on_return(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        for pending in self._pending.values():
+            if (pending.returned is None and pending.exchange == method.exchange
+                    and pending.routing_key == method.routing_key and pending.body == body):
+                pending.returned = f"{method.reply_code} {method.reply_text}"
+                return
+
+    def on_confirm(self, frame: Any) -> None:
+        method = frame.method
+        nacked = isinstance(method, Basic.Nack)
+        if method.multiple:
+            tags = [tag for tag in self._pending if tag <= method.delivery_tag]
+        else:
+            tags = [method.delivery_tag]
+        for tag in tags:
+            pending = self._pending.pop(tag, None)
+            if pending is not None and not pending.future.done():
+                pending.future.set_result(Outcome(nacked=nacked, returned=pending.returned))
+
+    def fail_all(self, exc: BaseException) -> None:
+        """The channel is gone: every publish still waiting gets `exc`."""
+        pending, self._pending = self._pending, {}
+        for item in pending.values():
+            if not item.future.done():
+                item.future.set_exception(exc)

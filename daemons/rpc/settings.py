@@ -113,6 +113,9 @@ class DaemonSettings:
     max_message_bytes: int = 64 * 1024 * 1024
     max_answer_bytes: int = 128 * 1024 * 1024
     poison_limit: int = 3
+    # Seconds supervisord waits after TERM before KILL; None: [orchestrator] stopwaitsecs. A daemon whose
+    # handler has a time limit of its own needs more than that limit (builtin.py sets calibre's).
+    stopwaitsecs: int | None = None
     queue_type: str = "classic"
     delivery_limit: int = 10
     structures: tuple[str, ...] = ()

@@ -43,12 +43,12 @@ def declare(channel: BlockingChannel, settings: DaemonSettings) -> None:
         try:
             channel.queue_declare(queue=queue, durable=True, arguments=queue_arguments(settings.queue_type))
         except pika.exceptions.ChannelClosedByBroker as exc:
-            raise _translated(exc, queue, settings) from exc
+            raise translated(exc, queue, settings) from exc
     for exchange, queue, key in bindings(settings):
         channel.queue_bind(queue=queue, exchange=exchange, routing_key=key)
 
 
-def _translated(exc: pika.exceptions.ChannelClosedByBroker, queue: str, settings: DaemonSettings) -> Exception:
+def translated(exc: pika.exceptions.ChannelClosedByBroker, queue: str, settings: DaemonSettings) -> Exception:
     if exc.reply_code != _PRECONDITION_FAILED or "x-queue-type" not in str(exc.reply_text):
         return exc
     found = _CURRENT_TYPE.search(str(exc.reply_text))

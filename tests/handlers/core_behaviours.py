@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import threading
 import time
 from collections import namedtuple
 from pathlib import Path
@@ -17,6 +19,10 @@ Step = namedtuple("Step", "number")
 Done = namedtuple("Done", "count")
 Die = namedtuple("Die", "")
 Fail = namedtuple("Fail", "text")
+Explode = namedtuple("Explode", "size")
+Exit = namedtuple("Exit", "code")
+DiskFull = namedtuple("DiskFull", "path")
+CrashThread = namedtuple("CrashThread", "text")
 
 OPTIONS_SPEC = "marker_dir = string(default=None)"
 _markers: Path | None = None
@@ -52,4 +58,20 @@ def react(message: Any, send_back: Any) -> Any:
         os.kill(os.getpid(), signal.SIGKILL)
     if isinstance(message, Fail):
         raise HandlerFailure(message.text)
+    if isinstance(message, Explode):
+        raise HandlerFailure("x" * message.size)
+    if isinstance(message, CrashThread):
+        def crash() -> None:
+            raise RuntimeError(message.text)
+
+        helper = threading.Thread(target=crash, name="helper")
+        helper.start()
+        helper.join()
+        time.sleep(5)  # the worker ends while this message is in hand
+        return "started"
+    if isinstance(message, DiskFull):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), message.path)
+    if isinstance(message, Exit):
+        _mark("exiting")
+        os._exit(message.code)
     return message
