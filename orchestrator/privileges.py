@@ -136,9 +136,9 @@ def prepare(config: Config, settings: DaemonSettings) -> None:
         return
     who = account(settings)
     state_dir = config.orchestrator.state_dir
-    for shared in (state_dir, state_dir / "inflight", state_dir / "notes", state_dir / "run"):
+    for shared in (state_dir, state_dir / "inflight", state_dir / "notes", state_dir / "run", state_dir / "nodes"):
         shared.mkdir(parents=True, exist_ok=True)
-    for own in (settings.data_dir, state_dir / "inflight" / settings.name):
+    for own in (settings.data_dir, state_dir / "inflight" / settings.name, state_dir / "nodes" / settings.name):
         own.mkdir(parents=True, exist_ok=True)
         _own_tree(own, who)
     note = settings.health_note_path
@@ -157,3 +157,20 @@ def _own_tree(path: Path, who: Account) -> None:
     for root, dirs, files in os.walk(path):
         for name in dirs + files:
             os.chown(os.path.join(root, name), who.uid, who.gid, follow_symlinks=False)
+
+
+def prepare_metrics(config: Config) -> None:
+    """The workers' metric files share one directory, which each daemon's user must write: under a root
+    master it belongs to that user when all switched daemons have one user (mode 0755), else it is
+    shared like /tmp (mode 1777: each user may remove only its own files). Root daemons write anyway."""
+    accounts = {(who.uid, who.gid) for who in (account(d) for d in config.enabled if switches_user(d))}
+    if not accounts:
+        return
+    path = config.orchestrator.metrics_dir
+    path.mkdir(parents=True, exist_ok=True)
+    if len(accounts) == 1:
+        [(uid, gid)] = accounts
+        os.chown(path, uid, gid, follow_symlinks=False)
+        path.chmod(0o755)
+    else:
+        path.chmod(0o1777)
