@@ -105,6 +105,7 @@ def prepare(config: Config) -> MasterFiles:
     store.reset()
     mark_log_offsets(store, files, config.enabled)
     reset_metrics(config.orchestrator.metrics_dir)
+    privileges.prepare_metrics(config)
     return files
 
 

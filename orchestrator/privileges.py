@@ -160,3 +160,20 @@ def _own_tree(path: Path, who: Account) -> None:
     for root, dirs, files in os.walk(path):
         for name in dirs + files:
             os.chown(os.path.join(root, name), who.uid, who.gid, follow_symlinks=False)
+
+
+def prepare_metrics(config: Config) -> None:
+    """The workers' metric files share one directory, which each daemon's user must write: under a root
+    master it belongs to that user when all switched daemons have one user (mode 0755), else it is
+    shared like /tmp (mode 1777: each user may remove only its own files). Root daemons write anyway."""
+    accounts = {(who.uid, who.gid) for who in (account(d) for d in config.enabled if switches_user(d))}
+    if not accounts:
+        return
+    path = config.orchestrator.metrics_dir
+    path.mkdir(parents=True, exist_ok=True)
+    if len(accounts) == 1:
+        [(uid, gid)] = accounts
+        os.chown(path, uid, gid, follow_symlinks=False)
+        path.chmod(0o755)
+    else:
+        path.chmod(0o1777)
