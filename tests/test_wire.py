@@ -92,3 +92,14 @@ def test_the_wire_samples_match_the_design_copy() -> None:
     ours = {p.name: p.read_bytes() for p in WIRE.iterdir()}
     theirs = {p.name: p.read_bytes() for p in design_copy.iterdir()}
     assert ours == theirs
+
+
+@pytest.mark.parametrize("char", ["a", "\u00e9", "\u20ac", "\U0001f600"])
+def test_the_quick_size_check_of_a_response_never_lets_an_oversized_one_through(char: str) -> None:
+    # The longest UUID the quick check accepts, with the longest correlation id a request can carry.
+    frame_max = 4096
+    length = max(n for n in range(frame_max) if answers._surely_fits(char * n, frame_max))
+    answer = answers.success("x", char * length, "result", None, "c" * 255, frame_max=frame_max)
+    assert answers.header_bytes(answer.properties) <= frame_max
+    with pytest.raises(answers.AnswerCannotFit):
+        answers.success("x", char * frame_max, "result", None, None, frame_max=frame_max)

@@ -85,12 +85,23 @@ def _properties(content_type: str, headers: dict[str, Any], kind: str,
     )
 
 
+# What a response's properties take besides its UUID, at most: the flags, content type, delivery mode,
+# type, a correlation id of 255 bytes and the headers table around the UUID.
+_SUCCESS_PROPERTIES_BOUND = 512
+
+
+def _surely_fits(uuid: Any, frame_max: int) -> bool:
+    """Most UUIDs are short strings: then the properties fit without encoding them to count (4 bytes of
+    UTF-8 per character at most)."""
+    return type(uuid) is str and _SUCCESS_PROPERTIES_BOUND + 4 * len(uuid) + _CONTENT_HEADER_OVERHEAD <= frame_max
+
+
 def success(value: Any, uuid: Any, routing_key: str, reply_to: str | None, correlation_id: str | None,
             progress: bool = False, frame_max: int = FRAME_MAX) -> Answer:
     """A response (or, with `progress`, a progress message of the same shape); AnswerCannotFit as above."""
     kind = "progress" if progress else "response"
     properties = _properties(JSON, {"UUID": uuid}, kind, correlation_id)
-    if not fits(properties, frame_max):
+    if not _surely_fits(uuid, frame_max) and not fits(properties, frame_max):
         raise AnswerCannotFit(f"the answer's properties take {header_bytes(properties)} bytes, more than "
                               f"frame_max = {frame_max}")
     return Answer(body=serialize(value), properties=properties, routing_key=routing_key, reply_to=reply_to)

@@ -1,9 +1,9 @@
 """One channel's publisher confirms and returns, kept by the thread that owns the connection.
 
-Every publish is mandatory and waits for the broker's confirm. A handler thread asks the owner thread to
-publish and gets a `concurrent.futures.Future`; the owner completes it with an `Outcome` when the
-broker confirms (ack or nack, and whether the message came back unroutable first), or with SessionLost
-when the channel goes away before that.
+Every publish is mandatory and tracked until the broker's confirm. The owner thread publishes with a
+callback, which it calls with an `Outcome` when the broker confirms (ack or nack, and whether the
+message came back unroutable first), or with SessionLost when the channel goes away before that. A
+thread that must wait for the confirm passes `settle(future)`.
 
 Note: RabbitMQ sends `basic.return` for an unroutable mandatory message before the `basic.ack` of that
 message, so a return marks the oldest unconfirmed publish with the same exchange, routing key and body.
@@ -11,6 +11,7 @@ message, so a return marks the oldest unconfirmed publish with the same exchange
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -47,13 +48,36 @@ class Outcome:
         return not self.nacked and self.returned is None
 
 
-@dataclass
+_DELIVERED = Outcome()
+
+
+# Called once per publish, on the owner thread, with the Outcome or the exception that ended it.
+Settled = Callable[["Outcome | BaseException"], None]
+
+
+def settle(future: Future[Outcome]) -> Settled:
+    """A callback that completes `future`, for a thread that waits on it."""
+
+    def done(result: Outcome | BaseException) -> None:
+        if future.done():
+            return
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
+
+    return done
+
+
 class _Pending:
-    exchange: str
-    routing_key: str
-    body: bytes
-    future: Future[Outcome]
-    returned: str | None = None
+    __slots__ = ("exchange", "routing_key", "body", "done", "returned")
+
+    def __init__(self, exchange: str, routing_key: str, body: bytes, done: Settled) -> None:
+        self.exchange = exchange
+        self.routing_key = routing_key
+        self.body = body
+        self.done = done
+        self.returned: str | None = None
 
 
 class Confirms:
@@ -65,14 +89,14 @@ class Confirms:
         self._pending: dict[int, _Pending] = {}
 
     def publish(self, exchange: str, routing_key: str, body: bytes, properties: pika.BasicProperties,
-                future: Future[Outcome]) -> None:
+                done: Settled) -> None:
         try:
             self.channel.basic_publish(exchange, routing_key, body, properties, mandatory=True)
         except RECOVERABLE as exc:
-            future.set_exception(SessionLost(f"cannot publish: {type(exc).__name__}: {exc}"))
+            done(SessionLost(f"cannot publish: {type(exc).__name__}: {exc}"))
             return
         self._last_tag += 1
-        self._pending[self._last_tag] = _Pending(exchange, routing_key, body, future)
+        self._pending[self._last_tag] = _Pending(exchange, routing_key, body, done)
 
     def on_return(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
         for pending in self._pending.values():
@@ -90,12 +114,12 @@ class Confirms:
             tags = [method.delivery_tag]
         for tag in tags:
             pending = self._pending.pop(tag, None)
-            if pending is not None and not pending.future.done():
-                pending.future.set_result(Outcome(nacked=nacked, returned=pending.returned))
+            if pending is not None:
+                pending.done(Outcome(nacked=True, returned=pending.returned) if nacked
+                             else _DELIVERED if pending.returned is None else Outcome(returned=pending.returned))
 
     def fail_all(self, exc: BaseException) -> None:
         """The channel is gone: every publish still waiting gets `exc`."""
         pending, self._pending = self._pending, {}
         for item in pending.values():
-            if not item.future.done():
-                item.future.set_exception(exc)
+            item.done(exc)

@@ -5,9 +5,11 @@ Threads (docs/handlers.rst):
 - the *owner* (the main thread) runs pika's SelectConnection IOLoop and is the only thread that touches
   the connection and its channels: it consumes, publishes, acks, sends heartbeats, reconnects, and
   handles SIGTERM/SIGINT, whose handlers only set a flag and wake it through `signal.set_wakeup_fd`;
-- the *handler thread* runs `react` one message at a time and hands every publish and ack to the owner
-  through `ioloop.add_callback_threadsafe`, then waits for the broker's confirm on a Future. A handler
-  may work for ten minutes: the owner keeps the connection alive meanwhile;
+- the *handler thread* runs `react` one message at a time and hands its answer to the owner through
+  `ioloop.add_callback_threadsafe`, then takes the next message; the owner publishes the answer and
+  acks the request when the broker confirms it. A handler may work for ten minutes: the owner keeps the
+  connection alive meanwhile. Only the rare cases (an answer that came back unroutable or was refused,
+  a progress message, `publish()`) make the handler thread wait for a confirm on a Future;
 - threads of the handler's own (e.g. the harvester's scheduler) call `publish()` the same way.
 
 Life of a worker (`WorkerState`): CONNECTING -> CONSUMING -> (RECONNECTING -> CONNECTING ...) ->
@@ -30,7 +32,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
@@ -38,12 +39,12 @@ import pika
 import pika.exceptions
 from pika.adapters.select_connection import IOLoop, SelectConnection
 
-from daemons.rpc import answers, metrics, nodes, topology
+from daemons.rpc import answers, logs, metrics, nodes, topology
 from daemons.rpc.backoff import Backoff
 from daemons.rpc.handler import Request, done_serving, serving
 from daemons.rpc.loader import LoadedHandler
 from daemons.rpc.poison import PoisonTracker, broker_says_poison, delivery_count
-from daemons.rpc.session import RECOVERABLE, AnswerRefused, Confirms, Outcome, SessionLost
+from daemons.rpc.session import RECOVERABLE, AnswerRefused, Confirms, Outcome, SessionLost, settle
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
 from daemons.rpc.wire import deserialize
 
@@ -123,14 +124,31 @@ def _owner_callback(method: Callable[..., None]) -> Callable[..., None]:
     return guarded
 
 
-@dataclass(frozen=True)
 class Job:
     """One delivery, with the channel it came on (its ack is only valid there)."""
 
-    channel: Any
-    method: Any
-    properties: pika.BasicProperties
-    body: bytes
+    __slots__ = ("channel", "method", "properties", "body")
+
+    def __init__(self, channel: Any, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
+        self.channel = channel
+        self.method = method
+        self.properties = properties
+        self.body = body
+
+
+class Final:
+    """A job's final answer on its way to the broker: what the owner needs to ack the job once confirmed."""
+
+    __slots__ = ("job", "answer", "key", "redelivered", "waiting", "main", "reply")
+
+    def __init__(self, job: Job, answer: answers.Answer, key: str | None, redelivered: bool) -> None:
+        self.job = job
+        self.answer = answer
+        self.key = key  # the poison key, None for a request answered before it was looked at
+        self.redelivered = redelivered
+        self.waiting = 2 if answer.reply_to else 1  # confirms still to come
+        self.main: Outcome | BaseException | None = None
+        self.reply: Outcome | BaseException | None = None
 
 
 def local_error(exc: OSError, what: str) -> LocalError:
@@ -170,7 +188,8 @@ class Worker:
         self._draining = False
         self._stop_requested = False  # set by the signal handler, read by the owner
         self._exit_code = 0
-        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        # Deliveries for the handler thread, or the rest of one in hand (an answer to send again).
+        self._jobs: queue.SimpleQueue[Job | Callable[[], None] | None] = queue.SimpleQueue()
         self._known_exchanges: set[str] = set()
         self._refused: dict[str, str] = {}  # poison key -> why the broker refused its answer
         self._owner: threading.Thread | None = None
@@ -304,11 +323,12 @@ class Worker:
         self._retry_later(reason)
 
     def _forget_channel(self, exc: BaseException) -> None:
-        if self._confirms is not None:
-            self._confirms.fail_all(exc)
+        confirms = self._confirms
         self._channel = self._confirms = self._consumer_tag = None
         self._local.clear()  # unacked: the broker redelivers them
         self._known_exchanges.clear()
+        if confirms is not None:  # after the above, so that a lost answer feeds no message of the old channel
+            confirms.fail_all(exc)
         if self._healthy_timer is not None:
             self.ioloop.remove_timeout(self._healthy_timer)
             self._healthy_timer = None
@@ -477,6 +497,72 @@ class Worker:
         elif connection is None or connection.is_closed:
             self.ioloop.stop()
 
+    # -- final answers (owner thread) --------------------------------------------------------------
+    @_owner_callback
+    def _publish_final(self, final: Final) -> None:
+        channel = final.job.channel
+        if channel is not self._channel or self._confirms is None or not channel.is_open:
+            self._final_lost(final, SessionLost("the channel the message came on is gone"))
+            return
+        answer = final.answer
+        self._confirms.publish(self.settings.exchange, answer.routing_key, answer.body, answer.properties,
+                               functools.partial(self._final_confirmed, final, True))
+        if answer.reply_to:
+            self._confirms.publish("", answer.reply_to, answer.body, answer.properties,
+                                   functools.partial(self._final_confirmed, final, False))
+
+    @_owner_callback
+    def _final_confirmed(self, final: Final, main: bool, result: Outcome | BaseException) -> None:
+        if main:
+            final.main = result
+        else:
+            final.reply = result
+        final.waiting -= 1
+        if final.waiting:
+            return
+        for settled in (final.main, final.reply):
+            if isinstance(settled, BaseException):
+                self._final_lost(final, settled)
+                return
+        if isinstance(final.reply, Outcome):
+            self._log_reply(final.answer, final.reply)
+        if isinstance(final.main, Outcome) and final.main.delivered:
+            self._settled(final.job, final.key, final.redelivered)
+        else:  # unroutable or refused: the handler thread answers again, waiting on each step
+            self._jobs.put(functools.partial(self._settle_slowly, final))
+
+    def _final_lost(self, final: Final, exc: BaseException) -> None:
+        if isinstance(exc, AnswerRefused) and final.key is not None:  # the broker closed the channel over it
+            self._refused[final.key] = str(exc)
+        self.log.warning("connection lost with a message in hand (UUID=%r: %s); the broker will redeliver it",
+                         _short((final.job.properties.headers or {}).get("UUID")), exc)
+        self._lost(final.job)
+
+    @_owner_callback
+    def _lost(self, job: Job) -> None:
+        """The job's answer did not reach the broker: the broker redelivers the job, which is no death of it."""
+        if not self._failed:
+            self.poison.release()
+        self._job_done(job, False)
+
+    @_owner_callback
+    def _settled(self, job: Job, key: str | None, redelivered: bool) -> None:
+        """The final answer is confirmed (or none can be sent): forget the job's deaths, then ack it."""
+        if key is not None:
+            try:
+                self.poison.end(key, redelivered)
+            except OSError as exc:
+                raise local_error(exc, "cannot read or write poison slots in") from exc
+        metrics.answered()
+        self._job_done(job, True)
+
+    def _log_reply(self, answer: answers.Answer, outcome: Outcome) -> None:
+        if outcome.returned:
+            self.log.warning("reply_to queue %r is gone (%s), the client left: that copy is skipped",
+                             _short(answer.reply_to), outcome.returned)
+        elif outcome.nacked:
+            self.log.warning("the broker refused (nack) the copy for reply_to %r", _short(answer.reply_to))
+
     # -- calls from other threads ------------------------------------------------------------------
     def _on_owner(self, fn: Callable[[], None]) -> None:
         if threading.current_thread() is self._owner:
@@ -490,7 +576,7 @@ class Worker:
             if channel is not self._channel or self._confirms is None or not channel.is_open:
                 future.set_exception(SessionLost("the channel the message came on is gone"))
                 return
-            self._confirms.publish(exchange, routing_key, answer.body, answer.properties, future)
+            self._confirms.publish(exchange, routing_key, answer.body, answer.properties, settle(future))
 
         self._on_owner(publish)
         return future
@@ -510,8 +596,7 @@ class Worker:
         self._on_owner(declare)
         done.result()
 
-    def _send(self, answer: answers.Answer, channel: Any, exchange: str | None = None,
-              on_delivered: Callable[[], None] | None = None) -> None:
+    def _send(self, answer: answers.Answer, channel: Any, exchange: str | None = None) -> None:
         """Publish to the daemon's exchange (or `exchange`) and to reply_to; return once the broker confirmed.
 
         Unroutable on the daemon's exchange: declare the output queue and binding again and publish once
@@ -521,48 +606,30 @@ class Worker:
         target = self.settings.exchange if exchange is None else exchange
         main = self._publish_async(channel, target, answer.routing_key, answer)
         reply = self._publish_async(channel, "", answer.reply_to, answer) if answer.reply_to else None
-        if on_delivered is not None:
-            self._when_delivered(main, reply, on_delivered)
         outcome = main.result()
         if outcome.returned and own:
-            self.log.warning("answer came back unroutable from exchange %r, key %r (%s): declaring queue %r and "
-                             "its binding again", target, answer.routing_key, outcome.returned,
-                             self.settings.output_queue)
-            self._redeclare_output(channel)
-            outcome = self._publish_async(channel, target, answer.routing_key, answer).result()
-        if outcome.returned:
+            outcome = self._publish_again(channel, answer, outcome)
+        elif outcome.returned:
             self.log.error("answer came back unroutable from exchange %r, key %r (%s): no queue takes it; "
                            "dropped", target, answer.routing_key, outcome.returned)
         if reply is not None:
-            reply_outcome = reply.result()
-            if reply_outcome.returned:
-                self.log.warning("reply_to queue %r is gone (%s), the client left: that copy is skipped",
-                                 _short(answer.reply_to), reply_outcome.returned)
-            elif reply_outcome.nacked:
-                self.log.warning("the broker refused (nack) the copy for reply_to %r", _short(answer.reply_to))
+            self._log_reply(answer, reply.result())
         if outcome.nacked:
             raise AnswerRefused(f"the broker refused (nack) the answer on exchange {target!r}")
 
-    def _when_delivered(self, main: Future[Outcome], reply: Future[Outcome] | None,
-                        action: Callable[[], None]) -> None:
-        """Run `action` on the owner as soon as the broker confirmed the answer as delivered.
-
-        Note: the ack then leaves right after the confirm, without a round trip through the handler thread;
-        every other outcome is left to the handler thread's slower path.
-        """
-        futures = [main] if reply is None else [main, reply]
-
-        def check(_: Future[Outcome]) -> None:
-            if not all(future.done() for future in futures) or any(future.exception() for future in futures):
-                return
-            if main.result().delivered and not (reply is not None and reply.result().nacked):
-                if threading.current_thread() is self._owner:
-                    action()
-                else:
-                    self.ioloop.add_callback_threadsafe(action)
-
-        for future in futures:
-            future.add_done_callback(check)
+    def _publish_again(self, channel: Any, answer: answers.Answer, returned: Outcome) -> Outcome:
+        """The answer came back unroutable from the daemon's exchange: declare the output queue and its
+        binding again, publish once more and wait for the confirm."""
+        exchange = self.settings.exchange
+        self.log.warning("answer came back unroutable from exchange %r, key %r (%s): declaring queue %r and "
+                         "its binding again", exchange, answer.routing_key, returned.returned,
+                         self.settings.output_queue)
+        self._redeclare_output(channel)
+        outcome = self._publish_async(channel, exchange, answer.routing_key, answer).result()
+        if outcome.returned:
+            self.log.error("answer came back unroutable from exchange %r, key %r (%s): no queue takes it; "
+                           "dropped", exchange, answer.routing_key, outcome.returned)
+        return outcome
 
     def publish(self, value: Any, routing_key: str | None = None, exchange: str | None = None,
                 uuid: Any = "") -> None:
@@ -624,6 +691,9 @@ class Worker:
     # -- one message (handler thread) --------------------------------------------------------------
     def _handler_loop(self) -> None:
         while (job := self._jobs.get()) is not None:
+            if not isinstance(job, Job):
+                job()  # the rest of the job in hand
+                continue
             in_hand = metrics.begin(job.method, job.properties)
             try:
                 self._serve(job)
@@ -641,14 +711,14 @@ class Worker:
             self.log.warning("message without a UUID header (headers: %s); answering with an error",
                              _short(sorted(headers)))
             metrics.outcome("no_uuid")
-            self._finish(job, lambda: self._failure(MissingUUIDError("the request has no UUID header"), "", reply))
+            self._answer(job, lambda: self._failure(MissingUUIDError("the request has no UUID header"), "", reply))
             return
         if len(job.body) > self.settings.max_message_bytes:
             exc = MessageTooLargeError(
                 f"message of {len(job.body)} bytes exceeds max_message_bytes = {self.settings.max_message_bytes}"
             )
             metrics.outcome("too_large")
-            self._finish(job, lambda: self._failure(exc, uuid, reply))
+            self._answer(job, lambda: self._failure(exc, uuid, reply))
             return
 
         key = self.poison.key(job.body, properties)
@@ -660,70 +730,75 @@ class Worker:
             raise local_error(exc, "cannot read or write poison slots in") from exc
         poisoned = (broker_says_poison(properties, self.settings.delivery_limit) if quorum
                     else self.poison.is_poison(deaths))
-        answered = False
+        if key in self._refused:
+            refusal = AnswerRefusedError(f"the broker refused this request's answer: {self._refused.pop(key)}")
+            self._answer(job, lambda: self._failure(refusal, uuid, reply), key, redelivered)
+        elif poisoned:
+            self.log.error("message UUID=%r killed the worker %d times; answering with an error",
+                           _short(uuid), deaths)
+            poison = PoisonMessageError(
+                f"this message killed the {self.settings.name} worker {deaths} times; it was not run again"
+            )
+            metrics.outcome("poison")
+            self._answer(job, lambda: self._failure(poison, uuid, reply), key, redelivered)
+        else:
+            self._answer(job, lambda: self._call_handler(job, uuid, reply), key, redelivered)
+
+    def _answer(self, job: Job, make_answer: Callable[[], answers.Answer], key: str | None = None,
+                redelivered: bool = False) -> None:
+        """Build the final answer and hand it to the owner, which acks the job once the broker confirmed it."""
         try:
-            if key in self._refused:
-                refusal = AnswerRefusedError(f"the broker refused this request's answer: {self._refused.pop(key)}")
-                answered = self._finish(job, lambda: self._failure(refusal, uuid, reply))
-            elif poisoned:
-                self.log.error("message UUID=%r killed the worker %d times; answering with an error",
-                               _short(uuid), deaths)
-                poison = PoisonMessageError(
-                    f"this message killed the {self.settings.name} worker {deaths} times; it was not run again"
-                )
-                metrics.outcome("poison")
-                answered = self._finish(job, lambda: self._failure(poison, uuid, reply))
-            else:
-                answered = self._finish(job, lambda: self._call_handler(job, uuid, reply), key)
-        finally:
-            try:
-                if answered:
-                    self.poison.end(key, redelivered)
-                elif not self._failed:
-                    self.poison.release()
-            except OSError as exc:
-                raise local_error(exc, "cannot read or write poison slots in") from exc
+            answer = make_answer()
+        except answers.AnswerCannotFit as exc:
+            self._cannot_fit((job.properties.headers or {}).get("UUID"), exc)
+            self._on_owner(functools.partial(self._settled, job, key, redelivered))
+            return
+        except SessionLost as exc:  # a progress message found the connection gone
+            self.log.warning("connection lost with a message in hand (%s); the broker will redeliver it", exc)
+            self._on_owner(functools.partial(self._lost, job))
+            return
+        self._on_owner(functools.partial(self._publish_final, Final(job, answer, key, redelivered)))
 
-    def _failure(self, exc: BaseException, uuid: Any, reply: dict[str, Any]) -> answers.Answer:
-        return answers.failure(exc, uuid, body_limit=self.settings.max_answer_bytes, frame_max=self._frame_max,
-                               **reply)
-
-    def _finish(self, job: Job, make_answer: Callable[[], answers.Answer], key: str | None = None) -> bool:
-        """Build the final answer, publish it, ack after the confirm. True once the request is acked."""
+    def _settle_slowly(self, final: Final) -> None:
+        """The final answer came back unroutable or was refused (nack): publish it again after declaring the
+        output queue, or answer with an error instead, waiting on each confirm; then ack the job."""
+        job, answer = final.job, final.answer
         uuid = (job.properties.headers or {}).get("UUID")
-        acked: list[bool] = []
-
-        def ack_at_once() -> None:  # on the owner, as the confirm arrives
-            acked.append(True)
-            self._job_done(job, True)
-
+        in_hand = logs.hold(uuid)
         try:
             try:
-                answer = make_answer()
                 try:
-                    self._send(answer, job.channel, on_delivered=ack_at_once)
+                    outcome = final.main
+                    assert isinstance(outcome, Outcome)
+                    if outcome.returned:
+                        outcome = self._publish_again(job.channel, answer, outcome)
+                    if outcome.nacked:
+                        raise AnswerRefused(f"the broker refused (nack) the answer on exchange "
+                                            f"{self.settings.exchange!r}")
                 except AnswerRefused as exc:
-                    if job.channel is not self._channel:  # the broker closed the channel over it: see _refused
-                        if key is not None:
-                            self._refused[key] = str(exc)
-                        raise SessionLost(str(exc)) from exc
                     self.log.warning("UUID=%r: %s; answering with an error instead", _short(uuid), exc)
                     self._send(self._failure(AnswerRefusedError(str(exc)), uuid, _reply_of(answer, job)),
                                job.channel)
             except answers.AnswerCannotFit as exc:
-                self.log.error("UUID=%r (%d characters): no answer can carry this UUID (%s); acking the request "
-                               "without an answer", _short(uuid), len(str(uuid)), exc)
+                self._cannot_fit(uuid, exc)
             except AnswerRefused as exc:
                 self.log.error("UUID=%r: the broker refused the error answer too (%s); acking the request without "
                                "an answer", _short(uuid), exc)
         except SessionLost as exc:
             self.log.warning("connection lost with a message in hand (%s); the broker will redeliver it", exc)
-            self._on_owner(functools.partial(self._job_done, job, False))
-            return False
-        if not acked:  # (it nearly always is: the owner acks before this thread wakes up)
-            self._on_owner(functools.partial(self._job_done, job, True))
-        metrics.answered()
-        return True
+            self._on_owner(functools.partial(self._lost, job))
+            return
+        finally:
+            logs.release(in_hand)
+        self._on_owner(functools.partial(self._settled, job, final.key, final.redelivered))
+
+    def _cannot_fit(self, uuid: Any, exc: answers.AnswerCannotFit) -> None:
+        self.log.error("UUID=%r (%d characters): no answer can carry this UUID (%s); acking the request without "
+                       "an answer", _short(uuid), len(str(uuid)), exc)
+
+    def _failure(self, exc: BaseException, uuid: Any, reply: dict[str, Any]) -> answers.Answer:
+        return answers.failure(exc, uuid, body_limit=self.settings.max_answer_bytes, frame_max=self._frame_max,
+                               **reply)
 
     def _call_handler(self, job: Job, uuid: Any, reply: dict[str, Any]) -> answers.Answer:
         def send_back(data: Any) -> None:
