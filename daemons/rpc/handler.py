@@ -8,6 +8,12 @@ A handler module defines:
 - `STRUCTURES`: the namedtuple classes its daemon decodes from the wire and answers with. A module
   without `STRUCTURES` (a quick handler of one's own) gets every namedtuple class in its namespace;
 - optional `OPTIONS_SPEC`: configspec lines that validate the daemon's `[[[options]]]`;
+- optional `INLINE`: names of request structures whose `react` is short and self-contained (it computes,
+  it does not wait on a network, a disk or a child process, and calls neither `send_back` nor
+  `publish`). The worker runs them on the connection's own thread, which saves the hand-over to the
+  handler thread and back (docs/handlers.rst, "Inline structures"). One that runs longer than
+  `INLINE_LIMIT_SECONDS`, or calls `send_back` or `publish`, is run on the handler thread from then on
+  (the latter gets an error answer first, as the declaration was wrong);
 - optional hooks, each called by the runner under exactly this name:
   `configure(context)` once before the first message, with a `HandlerContext`;
   `health()` returns None or a note such as "clamscan not found: apt-get install clamav" that
@@ -32,6 +38,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
+# An inline react that runs longer than this holds up the connection's heartbeats and every other event
+# of the worker for that long (a heartbeat interval is seconds), so its structure leaves INLINE.
+INLINE_LIMIT_SECONDS = 0.5
+
 SendBack = Callable[[Any], None]
 React = Callable[[Any, SendBack], Any]
 Publish = Callable[..., None]
@@ -43,6 +53,7 @@ class HandlerModule(Protocol):
 
     STRUCTURES: Sequence[type]
     OPTIONS_SPEC: str
+    INLINE: Sequence[str]
 
     def react(self, message: Any, send_back: SendBack) -> Any: ...
     def configure(self, context: HandlerContext) -> None: ...

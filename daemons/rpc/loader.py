@@ -34,6 +34,7 @@ class LoadedHandler:
     registry: StructureRegistry
     hooks: Hooks
     options_spec: str | None
+    inline: frozenset[str] = frozenset()  # structures served on the connection's thread (handler.py)
 
 
 def split_reference(reference: str) -> tuple[str, str]:
@@ -93,7 +94,20 @@ def import_handler(settings: DaemonSettings) -> LoadedHandler:
         registry=registry,
         hooks=Hooks.of(module),
         options_spec=getattr(module, "OPTIONS_SPEC", None),
+        inline=_inline_names(settings, module, registry),
     )
+
+
+def _inline_names(settings: DaemonSettings, module: ModuleType, registry: StructureRegistry) -> frozenset[str]:
+    declared = getattr(module, "INLINE", ())
+    if isinstance(declared, str) or not all(isinstance(name, str) for name in declared):
+        raise HandlerError(f"daemon {settings.name}: {module.__name__}.INLINE must be a sequence of structure "
+                           f"names, got {declared!r}")
+    unknown = sorted(set(declared) - set(registry.names()))
+    if unknown:
+        raise HandlerError(f"daemon {settings.name}: {module.__name__}.INLINE names {', '.join(unknown)}, which "
+                           f"the daemon does not decode; its structures are: {', '.join(registry.names())}")
+    return frozenset(declared)
 
 
 def import_service(settings: DaemonSettings) -> Service:

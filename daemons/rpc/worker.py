@@ -12,6 +12,10 @@ Threads (docs/handlers.rst):
   a progress message, `publish()`) make the handler thread wait for a confirm on a Future;
 - threads of the handler's own (e.g. the harvester's scheduler) call `publish()` the same way.
 
+Structures the handler declares `INLINE` (short, self-contained work) are served on the owner itself,
+without the two hand-overs between threads; one that runs longer than INLINE_LIMIT_SECONDS is served
+on the handler thread from then on, so heartbeats never wait long.
+
 Life of a worker (`WorkerState`): CONNECTING -> CONSUMING -> (RECONNECTING -> CONNECTING ...) ->
 DRAINING -> STOPPED. A message is acked only after the broker confirmed its final answer; if the
 connection drops first, the broker redelivers the message.
@@ -41,7 +45,7 @@ from pika.adapters.select_connection import IOLoop, SelectConnection
 
 from daemons.rpc import answers, logs, metrics, nodes, topology
 from daemons.rpc.backoff import Backoff
-from daemons.rpc.handler import Request, done_serving, serving
+from daemons.rpc.handler import INLINE_LIMIT_SECONDS, Request, done_serving, serving
 from daemons.rpc.loader import LoadedHandler
 from daemons.rpc.poison import PoisonTracker, broker_says_poison, delivery_count
 from daemons.rpc.session import RECOVERABLE, AnswerRefused, Confirms, Outcome, SessionLost, settle
@@ -105,6 +109,11 @@ class UnknownExchangeError(ValueError):
     """`publish(..., exchange=...)` names an exchange the daemon's vhost does not have."""
 
 
+class InlineMisuseError(RuntimeError):
+    """An INLINE structure's react called send_back or publish, which wait for the broker: on the
+    connection's own thread nobody would be left to hear it."""
+
+
 def _owner_callback(method: Callable[..., None]) -> Callable[..., None]:
     """pika turns an exception in a callback into a lost connection (and a reconnect, forever): end the
     process instead, a local error with its one line, anything else with its traceback."""
@@ -124,16 +133,22 @@ def _owner_callback(method: Callable[..., None]) -> Callable[..., None]:
     return guarded
 
 
+_UNDECODED = object()
+# An inline candidate's body is decoded on the owner to learn its structure; a larger one goes to the thread.
+INLINE_BODY_BYTES = 64 * 1024
+
+
 class Job:
     """One delivery, with the channel it came on (its ack is only valid there)."""
 
-    __slots__ = ("channel", "method", "properties", "body")
+    __slots__ = ("channel", "method", "properties", "body", "message")
 
     def __init__(self, channel: Any, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
         self.channel = channel
         self.method = method
         self.properties = properties
         self.body = body
+        self.message: Any = _UNDECODED  # decoded already (by the owner, to see whether it is INLINE)
 
 
 class Final:
@@ -192,6 +207,8 @@ class Worker:
         self._jobs: queue.SimpleQueue[Job | Callable[[], None] | None] = queue.SimpleQueue()
         self._known_exchanges: set[str] = set()
         self._refused: dict[str, str] = {}  # poison key -> why the broker refused its answer
+        self._inline = set(handler.inline)  # structures served on the owner; one that overruns leaves
+        self._inline_misused = False  # the inline react in progress called send_back or publish
         self._owner: threading.Thread | None = None
         self._wake_read, self._wake_write = os.pipe()
         for fd in (self._wake_read, self._wake_write):
@@ -434,8 +451,38 @@ class Worker:
 
     def _feed(self) -> None:
         if self._in_hand is None and self._local and not self._draining:
-            self._in_hand = self._local.popleft()
-            self._jobs.put(self._in_hand)
+            job = self._in_hand = self._local.popleft()
+            name = self._inline_name(job)
+            if name is None:
+                self._jobs.put(job)
+            else:
+                self._serve_inline(job, name)
+
+    def _inline_name(self, job: Job) -> str | None:
+        """The job's structure name when that structure is INLINE; None sends it to the handler thread."""
+        if not self._inline or len(job.body) > INLINE_BODY_BYTES or job.method.redelivered:
+            return None  # (a redelivered message may be what killed a worker: not on the owner)
+        try:
+            job.message = deserialize(job.body, self.handler.registry)
+        except Exception:
+            return None  # the handler thread answers with the error
+        name = type(job.message).__name__
+        return name if name in self._inline else None
+
+    def _serve_inline(self, job: Job, name: str) -> None:
+        started = time.monotonic()
+        in_hand = metrics.begin(job.method, job.properties)
+        try:
+            self._serve(job)
+        finally:
+            metrics.end(in_hand)
+        took = time.monotonic() - started
+        if took > INLINE_LIMIT_SECONDS or self._inline_misused:
+            self._inline.discard(name)
+            why = ("its react called send_back or publish" if self._inline_misused
+                   else f"it took {took:.2f} s, more than {INLINE_LIMIT_SECONDS} s")
+            self.log.warning("INLINE structure %s is served on the handler thread from now on: %s", name, why)
+        self._inline_misused = False
 
     @_owner_callback
     def _job_done(self, job: Job, ack: bool) -> None:
@@ -565,9 +612,21 @@ class Worker:
 
     # -- calls from other threads ------------------------------------------------------------------
     def _on_owner(self, fn: Callable[[], None]) -> None:
+        """Hand `fn` to the owner for a caller that then waits for it."""
         if threading.current_thread() is self._owner:
+            if self._in_hand is not None:
+                self._inline_misused = True
+                raise InlineMisuseError("send_back and publish wait for the broker, which an INLINE structure's "
+                                        "react cannot do on the connection's thread; take it out of INLINE")
             raise RuntimeError("this call blocks until the connection owner acts; call it from another thread")
         self.ioloop.add_callback_threadsafe(fn)
+
+    def _to_owner(self, fn: Callable[[], None]) -> None:
+        """Run `fn` on the owner: at once when already there (an inline job), else at its next loop pass."""
+        if threading.current_thread() is self._owner:
+            fn()
+        else:
+            self.ioloop.add_callback_threadsafe(fn)
 
     def _publish_async(self, channel: Any, exchange: str, routing_key: str, answer: answers.Answer) -> Future[Outcome]:
         future: Future[Outcome] = Future()
@@ -751,13 +810,13 @@ class Worker:
             answer = make_answer()
         except answers.AnswerCannotFit as exc:
             self._cannot_fit((job.properties.headers or {}).get("UUID"), exc)
-            self._on_owner(functools.partial(self._settled, job, key, redelivered))
+            self._to_owner(functools.partial(self._settled, job, key, redelivered))
             return
         except SessionLost as exc:  # a progress message found the connection gone
             self.log.warning("connection lost with a message in hand (%s); the broker will redeliver it", exc)
-            self._on_owner(functools.partial(self._lost, job))
+            self._to_owner(functools.partial(self._lost, job))
             return
-        self._on_owner(functools.partial(self._publish_final, Final(job, answer, key, redelivered)))
+        self._to_owner(functools.partial(self._publish_final, Final(job, answer, key, redelivered)))
 
     def _settle_slowly(self, final: Final) -> None:
         """The final answer came back unroutable or was refused (nack): publish it again after declaring the
@@ -808,7 +867,7 @@ class Worker:
 
         started = time.monotonic()
         try:
-            message = deserialize(job.body, self.handler.registry)
+            message = deserialize(job.body, self.handler.registry) if job.message is _UNDECODED else job.message
             token = serving(Request(uuid, job.method, job.properties, job.body, reply["routing_key"]))
             try:
                 value = self.handler.react(message, send_back)

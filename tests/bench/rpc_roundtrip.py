@@ -5,7 +5,9 @@ broker, the request acked after the work. The same pika client drives all of the
 wire format, so the differences are the workers'. Runs alternate the peers' order (rounds rotate who goes
 first), for windows of 1 and 20 requests in flight; medians are compared with the baseline's, both for
 round trips per second and for the worker process's CPU time (user + sys from /proc/PID/stat) per
-message. With --metrics, our worker also runs with metrics on (prometheus_client multiprocess files, as
+message. Our worker runs twice: `ours` answers Ping on its handler thread (what any handler gets),
+`ours-inline` answers QuickPing, which the handler declares INLINE (served on the connection's own
+thread, daemons/rpc/handler.py). With --metrics, our worker also runs with metrics on (prometheus_client multiprocess files, as
 under a master with `metrics_listen` set) as the peer `ours+metrics`, in the same rounds. Prints a
 table; asserts nothing.
 
@@ -77,11 +79,14 @@ class EdepositWire(Wire):
 
     exchange, routing_key, queue = "bench", "request", "bench_in"
 
+    def __init__(self, structure: str = "Ping") -> None:
+        self.structure = structure  # QuickPing: an INLINE structure of the handler, served on the owner thread
+
     def reply_queue(self, channel: Any) -> str:
         return "bench_out"
 
     def request(self, seq: int, reply_to: str) -> tuple[bytes, pika.BasicProperties]:
-        body = json.dumps({"text": str(seq), "__nt_name": "Ping"}).encode()
+        body = json.dumps({"text": str(seq), "__nt_name": self.structure}).encode()
         return body, pika.BasicProperties(content_type="application/json", delivery_mode=2,
                                           headers={"UUID": str(seq)})
 
@@ -231,6 +236,7 @@ KINDS = [
          lambda vhost, config, tmp: Peer([sys.executable, str(HERE / "echo_worker.py"), vhost, "bench", "bench_in",
                                           "result"], tmp / "baseline.log")),
     Kind("ours", EdepositWire(), lambda vhost, config, tmp: Ours(config, tmp / "ours.log")),
+    Kind("ours-inline", EdepositWire("QuickPing"), lambda vhost, config, tmp: Ours(config, tmp / "ours-inline.log")),
     Kind("ours+metrics", EdepositWire(),
          lambda vhost, config, tmp: Ours(config, tmp / "ours-metrics.log", metrics_dir=tmp / "metrics")),
     Kind("nameko", NamekoWire(),
@@ -285,7 +291,7 @@ def main() -> None:
     load_after = os.getloadavg()
     print(f"{args.rounds} rounds x {args.requests} requests per window; load average "
           f"{load_before[0]:.2f} before, {load_after[0]:.2f} after; {os.cpu_count()} CPUs")
-    print(f"{'peer':<12} {'window':>6} {'rt/s':>7} {'ratio':>6} {'CPU us/msg':>11} {'CPU ratio':>9}  rt/s per round")
+    print(f"{'peer':<13} {'window':>6} {'rt/s':>7} {'ratio':>6} {'CPU us/msg':>11} {'CPU ratio':>9}  rt/s per round")
     for window in WINDOWS:
         base_rate = statistics.median(rates[("baseline", window)]) if ("baseline", window) in rates else None
         base_cpu = statistics.median(cpu[("baseline", window)]) if ("baseline", window) in cpu else None
@@ -295,7 +301,7 @@ def main() -> None:
             ratio = f"{rate / base_rate:.2f}" if base_rate else "-"
             cpu_ratio = f"{per_message / base_cpu:.2f}" if base_cpu else "-"
             rounds = " ".join(f"{r:.0f}" for r in rates[(kind.name, window)])
-            print(f"{kind.name:<12} {window:>6} {rate:>7.0f} {ratio:>6} {per_message * 1e6:>11.0f} {cpu_ratio:>9}  "
+            print(f"{kind.name:<13} {window:>6} {rate:>7.0f} {ratio:>6} {per_message * 1e6:>11.0f} {cpu_ratio:>9}  "
                   f"{rounds}")
 
 

@@ -23,6 +23,13 @@ Explode = namedtuple("Explode", "size")
 Exit = namedtuple("Exit", "code")
 DiskFull = namedtuple("DiskFull", "path")
 CrashThread = namedtuple("CrashThread", "text")
+# INLINE: served on the connection's thread (daemons/rpc/handler.py); each answers with the thread's name.
+QuickPing = namedtuple("QuickPing", "text")
+Nap = namedtuple("Nap", "seconds")
+Chatty = namedtuple("Chatty", "")
+Where = namedtuple("Where", "")
+
+INLINE = ("QuickPing", "Nap", "Chatty")
 
 OPTIONS_SPEC = "marker_dir = string(default=None)"
 _markers: Path | None = None
@@ -43,8 +50,16 @@ def _mark(name: str) -> None:
 
 
 def react(message: Any, send_back: Any) -> Any:
-    if isinstance(message, Ping):
+    if isinstance(message, Ping | QuickPing):
         return Pong(message.text)
+    if isinstance(message, Where):
+        return threading.current_thread().name
+    if isinstance(message, Nap):
+        time.sleep(message.seconds)
+        return threading.current_thread().name
+    if isinstance(message, Chatty):
+        send_back(Step(0))
+        return threading.current_thread().name
     if isinstance(message, Slow):
         _mark("slow-started")
         time.sleep(message.seconds)
