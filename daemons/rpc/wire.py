@@ -24,6 +24,8 @@ class StructureRegistry:
 
     def __init__(self, classes: Iterable[type] = ()) -> None:
         self._classes: dict[str, type] = {}
+        self._field_sets: dict[str, frozenset[str]] = {}
+        self._decoders: dict[bool, json.JSONDecoder] = {}  # made once: json.loads would make one per message
         for cls in classes:
             self.add(cls)
 
@@ -45,6 +47,14 @@ class StructureRegistry:
         if not is_structure_class(cls):
             raise TypeError(f"{cls!r} is not a namedtuple class")
         self._classes[cls.__name__] = cls
+        self._field_sets[cls.__name__] = frozenset(cls._fields)  # type: ignore[attr-defined]
+
+    def decoder(self, strict: bool) -> json.JSONDecoder:
+        """A JSON decoder that builds this registry's structures (see `deserialize`)."""
+        decoder = self._decoders.get(strict)
+        if decoder is None:
+            decoder = self._decoders[strict] = json.JSONDecoder(object_hook=_structure_hook(self, strict))
+        return decoder
 
     def __contains__(self, name: object) -> bool:
         return name in self._classes
@@ -62,6 +72,8 @@ class StructureRegistry:
             raise UnknownStructureError(
                 f"unknown structure {name!r}; this daemon accepts: {', '.join(self.names()) or 'none'}"
             ) from None
+        if fields.keys() == self._field_sets[name]:  # every field given, none unknown: the usual case
+            return cls(**fields)
         unknown = set(fields) - set(cls._fields)
         if unknown:
             raise ValueError(
@@ -95,9 +107,12 @@ def to_plain(value: Any) -> Any:
     return value
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)  # json.dumps would make one per call for these options
+
+
 def serialize(value: Any) -> bytes:
     """JSON bytes of a handler's value, in the old format."""
-    return json.dumps(to_plain(value), ensure_ascii=False).encode("utf-8")
+    return _ENCODER.encode(to_plain(value)).encode("utf-8")
 
 
 def deserialize(body: bytes | str, registry: StructureRegistry, strict: bool = True) -> Any:
@@ -107,7 +122,12 @@ def deserialize(body: bytes | str, registry: StructureRegistry, strict: bool = T
     """
     if isinstance(body, bytes):
         body = body.decode("utf-8")
+    if body.startswith("\ufeff"):
+        return json.loads(body)  # raises, naming the byte order mark
+    return registry.decoder(strict).decode(body)
 
+
+def _structure_hook(registry: StructureRegistry, strict: bool) -> Any:
     def hook(obj: dict[str, Any]) -> Any:
         if TAG not in obj:
             return obj
@@ -118,4 +138,4 @@ def deserialize(body: bytes | str, registry: StructureRegistry, strict: bool = T
             return obj
         return registry.build(name, {k: v for k, v in obj.items() if k != TAG})
 
-    return json.loads(body, object_hook=hook)
+    return hook

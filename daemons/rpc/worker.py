@@ -882,8 +882,10 @@ class Worker:
             answer = self._handler_failed(exc, uuid, reply)
         except Exception as exc:
             answer = self._handler_failed(exc, uuid, reply)
-        metrics.handler_seconds(time.monotonic() - started)
-        self.log.debug("UUID=%r handled in %.3f s", _short(uuid), time.monotonic() - started)
+        took = time.monotonic() - started
+        metrics.handler_seconds(took)
+        if self.log.isEnabledFor(logging.DEBUG):
+            self.log.debug("UUID=%r handled in %.3f s", _short(uuid), took)
         return answer
 
     def _handler_failed(self, exc: Exception, uuid: Any, reply: dict[str, Any]) -> answers.Answer:

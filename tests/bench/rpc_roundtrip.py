@@ -5,11 +5,15 @@ broker, the request acked after the work. The same pika client drives all of the
 wire format, so the differences are the workers'. Runs alternate the peers' order (rounds rotate who goes
 first), for windows of 1 and 20 requests in flight; medians are compared with the baseline's, both for
 round trips per second and for the worker process's CPU time (user + sys from /proc/PID/stat) per
-message. Our worker runs twice: `ours` answers Ping on its handler thread (what any handler gets),
-`ours-inline` answers QuickPing, which the handler declares INLINE (served on the connection's own
-thread, daemons/rpc/handler.py). With --metrics, our worker also runs with metrics on (prometheus_client multiprocess files, as
-under a master with `metrics_listen` set) as the peer `ours+metrics`, in the same rounds. Prints a
-table; asserts nothing.
+message.
+
+`pika-thread` is a second bare pika worker built like ours (one connection owner, one handler thread,
+tests/bench/thread_echo_worker.py): the price of that model alone. Our worker runs twice: `ours`
+answers Ping on its handler thread (what any handler gets), `ours-inline` answers QuickPing, which the
+handler declares INLINE (served on the connection's own thread, daemons/rpc/handler.py). With
+--metrics, our worker also runs with metrics on (prometheus_client multiprocess files, as under a
+master with `metrics_listen` set) as the peer `ours+metrics`, in the same rounds. Prints a table;
+asserts nothing.
 
 Usage: python tests/bench/rpc_roundtrip.py [--rounds 7] [--requests 1000] [--peers baseline,ours,...]
 [--metrics]
@@ -235,6 +239,9 @@ KINDS = [
     Kind("baseline", EdepositWire(),
          lambda vhost, config, tmp: Peer([sys.executable, str(HERE / "echo_worker.py"), vhost, "bench", "bench_in",
                                           "result"], tmp / "baseline.log")),
+    Kind("pika-thread", EdepositWire(),
+         lambda vhost, config, tmp: Peer([sys.executable, str(HERE / "thread_echo_worker.py"), vhost, "bench",
+                                          "bench_in", "result"], tmp / "pika-thread.log")),
     Kind("ours", EdepositWire(), lambda vhost, config, tmp: Ours(config, tmp / "ours.log")),
     Kind("ours-inline", EdepositWire("QuickPing"), lambda vhost, config, tmp: Ours(config, tmp / "ours-inline.log")),
     Kind("ours+metrics", EdepositWire(),
