@@ -25,15 +25,30 @@ ORCHESTRATOR = "startsecs = 0\nstartretries = 100\ncrash_limit = 1000\ncrash_win
 SETTINGS = {"handler": "tests.handlers.chaos_echo:react", "exchange": EXCHANGE, "input_queue": INPUT_QUEUE,
             "output_queue": OUTPUT_QUEUE, "processes": PROCESSES, "poison_limit": 100}
 
+# Every scenario runs twice: requests served on the handler thread, and served INLINE on the connection's.
+HANDLERS = {"handler-thread": "tests.handlers.chaos_echo:react", "inline": "tests.handlers.chaos_echo_inline:react"}
+
 _REPORTS: list[str] = []
 
 
+@pytest.fixture(params=sorted(HANDLERS))
+def served_on(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def fleet(vhost: str) -> Iterator[Fleet]:
+def serving_thread(served_on: str) -> str:
+    """The thread that serves (nearly) every request: redelivered ones always go to the handler thread."""
+    return "MainThread" if served_on == "inline" else f"{DAEMON}-handler"
+
+
+@pytest.fixture
+def fleet(vhost: str, served_on: str) -> Iterator[Fleet]:
     # Not tmp_path: pytest keeps those; the state dir (socket, logs, slots) goes when the test ends.
     with tempfile.TemporaryDirectory(prefix="chaos-") as tmp:
         root = Path(tmp)
-        config = write_config(root / "amqpd.ini", vhost, root / "state", {DAEMON: SETTINGS}, extra=ORCHESTRATOR)
+        settings = {**SETTINGS, "handler": HANDLERS[served_on]}
+        config = write_config(root / "amqpd.ini", vhost, root / "state", {DAEMON: settings}, extra=ORCHESTRATOR)
         fleet = Fleet(config, DAEMON, PROCESSES)
         try:
             yield fleet
@@ -43,8 +58,8 @@ def fleet(vhost: str) -> Iterator[Fleet]:
 
 
 @pytest.fixture
-def chaos_report() -> Any:
-    return _REPORTS.append
+def chaos_report(served_on: str) -> Any:
+    return lambda line: _REPORTS.append(f"{line} ({served_on})")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

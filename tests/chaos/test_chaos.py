@@ -12,6 +12,7 @@ import os
 import random
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable
 
 import pytest
@@ -35,7 +36,7 @@ def consuming(vhost: str) -> bool:
 
 
 def run_scenario(fleet: Fleet, vhost: str, name: str, inject: Callable[[Publisher, Collector], list[Fault]],
-                 report: Callable[[str], None]) -> Tally:
+                 report: Callable[[str], None], serving_thread: str) -> Tally:
     fleet.start_all()
     wait_for(lambda: consuming(vhost), timeout=30, what="both workers to consume")
     collector = Collector(vhost, OUTPUT_QUEUE)
@@ -70,6 +71,8 @@ def run_scenario(fleet: Fleet, vhost: str, name: str, inject: Callable[[Publishe
                             f"queue {INPUT_QUEUE} (ready, consumers) = {queue_state(vhost, INPUT_QUEUE)}\n"
                             f"{fleet.log_tail()}")
     assert None not in tally.recoveries, f"answers never flowed again after some fault: {tally.recoveries}"
+    threads = Counter(echo["thread"] for answer in collector.answers() if (echo := answer.echo()) is not None)
+    assert threads.most_common(1)[0][0] == serving_thread, f"served on {dict(threads)}, not mostly {serving_thread}"
     return tally
 
 
@@ -84,7 +87,7 @@ def wait_streaming(publisher: Publisher, count: int) -> None:
 
 
 def test_broker_closing_the_daemons_connections_three_times_loses_nothing(
-        fleet: Fleet, vhost: str, chaos_report: Callable[[str], None]) -> None:
+        fleet: Fleet, vhost: str, chaos_report: Callable[[str], None], serving_thread: str) -> None:
     def inject(publisher: Publisher, collector: Collector) -> list[Fault]:
         faults = []
         for at in CLOSE_AT:  # a fixed schedule in the stream, so recovering slowly cannot push one past its end
@@ -94,12 +97,12 @@ def test_broker_closing_the_daemons_connections_three_times_loses_nothing(
             faults.append(Fault("close_connection", time.time(), publisher.count()))
         return faults
 
-    tally = run_scenario(fleet, vhost, "close_connection x3", inject, chaos_report)
+    tally = run_scenario(fleet, vhost, "close_connection x3", inject, chaos_report, serving_thread)
     assert len(tally.recoveries) == 3
 
 
 def test_a_random_worker_killed_every_half_second_for_ten_seconds_loses_nothing(
-        fleet: Fleet, vhost: str, chaos_report: Callable[[str], None]) -> None:
+        fleet: Fleet, vhost: str, chaos_report: Callable[[str], None], serving_thread: str) -> None:
     seed = random.randrange(1 << 30)
     chooser = random.Random(seed)
     print(f"victims chosen with random.Random({seed})")
@@ -123,13 +126,13 @@ def test_a_random_worker_killed_every_half_second_for_ten_seconds_loses_nothing(
             faults.append(Fault("kill -9 worker", time.time(), publisher.count(), {victim}))
         return faults
 
-    tally = run_scenario(fleet, vhost, "kill -9 a worker every 0.5 s for 10 s", inject, chaos_report)
+    tally = run_scenario(fleet, vhost, "kill -9 a worker every 0.5 s for 10 s", inject, chaos_report, serving_thread)
     assert len(tally.recoveries) >= 15, "most ticks must have found a worker to kill"
     wait_for(lambda: consuming(vhost), timeout=30, what="supervisord to bring both workers back")
 
 
 def test_master_killed_and_started_again_loses_nothing_and_leaves_no_orphan(
-        fleet: Fleet, vhost: str, chaos_report: Callable[[str], None]) -> None:
+        fleet: Fleet, vhost: str, chaos_report: Callable[[str], None], serving_thread: str) -> None:
     orphans: set[int] = set()
     workers: set[int] = set()
 
@@ -147,6 +150,6 @@ def test_master_killed_and_started_again_loses_nothing_and_leaves_no_orphan(
         wait_for(lambda: consuming(vhost), timeout=30, what="the new workers to consume")
         return [fault]
 
-    run_scenario(fleet, vhost, "kill -9 master, start-all", inject, chaos_report)
+    run_scenario(fleet, vhost, "kill -9 master, start-all", inject, chaos_report, serving_thread)
     assert len(workers) == PROCESSES and workers <= orphans, f"workers {workers}, orphans {orphans}"
     assert not set(fleet.worker_pids()) & orphans
