@@ -48,9 +48,6 @@ class Outcome:
         return not self.nacked and self.returned is None
 
 
-_DELIVERED = Outcome()
-
-
 # Called once per publish, on the owner thread, with the Outcome or the exception that ended it.
 Settled = Callable[["Outcome | BaseException"], None]
 
@@ -69,15 +66,13 @@ def settle(future: Future[Outcome]) -> Settled:
     return done
 
 
+@dataclass(slots=True)
 class _Pending:
-    __slots__ = ("exchange", "routing_key", "body", "done", "returned")
-
-    def __init__(self, exchange: str, routing_key: str, body: bytes, done: Settled) -> None:
-        self.exchange = exchange
-        self.routing_key = routing_key
-        self.body = body
-        self.done = done
-        self.returned: str | None = None
+    exchange: str
+    routing_key: str
+    body: bytes
+    done: Settled
+    returned: str | None = None
 
 
 class Confirms:
@@ -115,8 +110,7 @@ class Confirms:
         for tag in tags:
             pending = self._pending.pop(tag, None)
             if pending is not None:
-                pending.done(Outcome(nacked=True, returned=pending.returned) if nacked
-                             else _DELIVERED if pending.returned is None else Outcome(returned=pending.returned))
+                pending.done(Outcome(nacked=nacked, returned=pending.returned))
 
     def fail_all(self, exc: BaseException) -> None:
         """The channel is gone: every publish still waiting gets `exc`."""

@@ -36,6 +36,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
@@ -138,32 +139,31 @@ _UNDECODED = object()
 INLINE_BODY_BYTES = 64 * 1024
 
 
+@dataclass(slots=True, eq=False)
 class Job:
     """One delivery, with the channel it came on (its ack is only valid there)."""
 
-    __slots__ = ("channel", "method", "properties", "body", "message")
-
-    def __init__(self, channel: Any, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
-        self.channel = channel
-        self.method = method
-        self.properties = properties
-        self.body = body
-        self.message: Any = _UNDECODED  # decoded already (by the owner, to see whether it is INLINE)
+    channel: Any
+    method: Any
+    properties: pika.BasicProperties
+    body: bytes
+    message: Any = _UNDECODED  # decoded already (by the owner, to see whether it is INLINE)
 
 
+@dataclass(slots=True, eq=False)
 class Final:
     """A job's final answer on its way to the broker: what the owner needs to ack the job once confirmed."""
 
-    __slots__ = ("job", "answer", "key", "redelivered", "waiting", "main", "reply")
+    job: Job
+    answer: answers.Answer
+    key: str | None  # the poison key, None for a request answered before it was looked at
+    redelivered: bool
+    main: Outcome | BaseException | None = None
+    reply: Outcome | BaseException | None = None
+    waiting: int = field(init=False)  # confirms still to come
 
-    def __init__(self, job: Job, answer: answers.Answer, key: str | None, redelivered: bool) -> None:
-        self.job = job
-        self.answer = answer
-        self.key = key  # the poison key, None for a request answered before it was looked at
-        self.redelivered = redelivered
-        self.waiting = 2 if answer.reply_to else 1  # confirms still to come
-        self.main: Outcome | BaseException | None = None
-        self.reply: Outcome | BaseException | None = None
+    def __post_init__(self) -> None:
+        self.waiting = 2 if self.answer.reply_to else 1
 
 
 def local_error(exc: OSError, what: str) -> LocalError:
@@ -545,12 +545,16 @@ class Worker:
             self.ioloop.stop()
 
     # -- final answers (owner thread) --------------------------------------------------------------
+    def _usable(self, channel: Any) -> bool:
+        """Whether a publish on `channel` (the one a message came on) can still be confirmed."""
+        return channel is self._channel and self._confirms is not None and channel.is_open
+
     @_owner_callback
     def _publish_final(self, final: Final) -> None:
-        channel = final.job.channel
-        if channel is not self._channel or self._confirms is None or not channel.is_open:
+        if not self._usable(final.job.channel):
             self._final_lost(final, SessionLost("the channel the message came on is gone"))
             return
+        assert self._confirms is not None
         answer = final.answer
         self._confirms.publish(self.settings.exchange, answer.routing_key, answer.body, answer.properties,
                                functools.partial(self._final_confirmed, final, True))
@@ -581,13 +585,13 @@ class Worker:
     def _final_lost(self, final: Final, exc: BaseException) -> None:
         if isinstance(exc, AnswerRefused) and final.key is not None:  # the broker closed the channel over it
             self._refused[final.key] = str(exc)
-        self.log.warning("connection lost with a message in hand (UUID=%r: %s); the broker will redeliver it",
-                         _short((final.job.properties.headers or {}).get("UUID")), exc)
-        self._lost(final.job)
+        self._lost(final.job, exc)
 
     @_owner_callback
-    def _lost(self, job: Job) -> None:
+    def _lost(self, job: Job, exc: BaseException) -> None:
         """The job's answer did not reach the broker: the broker redelivers the job, which is no death of it."""
+        self.log.warning("connection lost with a message in hand (UUID=%r: %s); the broker will redeliver it",
+                         _short((job.properties.headers or {}).get("UUID")), exc)
         if not self._failed:
             self.poison.release()
         self._job_done(job, False)
@@ -632,9 +636,10 @@ class Worker:
         future: Future[Outcome] = Future()
 
         def publish() -> None:
-            if channel is not self._channel or self._confirms is None or not channel.is_open:
+            if not self._usable(channel):
                 future.set_exception(SessionLost("the channel the message came on is gone"))
                 return
+            assert self._confirms is not None
             self._confirms.publish(exchange, routing_key, answer.body, answer.properties, settle(future))
 
         self._on_owner(publish)
@@ -661,18 +666,23 @@ class Worker:
         Unroutable on the daemon's exchange: declare the output queue and binding again and publish once
         more. Unroutable reply_to (the client is gone): logged and skipped. A nack raises AnswerRefused.
         """
-        own = exchange is None or exchange == self.settings.exchange
         target = self.settings.exchange if exchange is None else exchange
         main = self._publish_async(channel, target, answer.routing_key, answer)
         reply = self._publish_async(channel, "", answer.reply_to, answer) if answer.reply_to else None
         outcome = main.result()
-        if outcome.returned and own:
+        if reply is not None:
+            self._log_reply(answer, reply.result())
+        self._require_delivered(channel, answer, target, outcome)
+
+    def _require_delivered(self, channel: Any, answer: answers.Answer, target: str, outcome: Outcome) -> None:
+        """Act on how the broker took `answer` on exchange `target`. Unroutable on the daemon's exchange:
+        publish it again after declaring the output queue; elsewhere: logged and dropped. A nack raises
+        AnswerRefused."""
+        if outcome.returned and target == self.settings.exchange:
             outcome = self._publish_again(channel, answer, outcome)
         elif outcome.returned:
             self.log.error("answer came back unroutable from exchange %r, key %r (%s): no queue takes it; "
                            "dropped", target, answer.routing_key, outcome.returned)
-        if reply is not None:
-            self._log_reply(answer, reply.result())
         if outcome.nacked:
             raise AnswerRefused(f"the broker refused (nack) the answer on exchange {target!r}")
 
@@ -813,8 +823,7 @@ class Worker:
             self._to_owner(functools.partial(self._settled, job, key, redelivered))
             return
         except SessionLost as exc:  # a progress message found the connection gone
-            self.log.warning("connection lost with a message in hand (%s); the broker will redeliver it", exc)
-            self._to_owner(functools.partial(self._lost, job))
+            self._to_owner(functools.partial(self._lost, job, exc))
             return
         self._to_owner(functools.partial(self._publish_final, Final(job, answer, key, redelivered)))
 
@@ -827,13 +836,8 @@ class Worker:
         try:
             try:
                 try:
-                    outcome = final.main
-                    assert isinstance(outcome, Outcome)
-                    if outcome.returned:
-                        outcome = self._publish_again(job.channel, answer, outcome)
-                    if outcome.nacked:
-                        raise AnswerRefused(f"the broker refused (nack) the answer on exchange "
-                                            f"{self.settings.exchange!r}")
+                    assert isinstance(final.main, Outcome)
+                    self._require_delivered(job.channel, answer, self.settings.exchange, final.main)
                 except AnswerRefused as exc:
                     self.log.warning("UUID=%r: %s; answering with an error instead", _short(uuid), exc)
                     self._send(self._failure(AnswerRefusedError(str(exc)), uuid, _reply_of(answer, job)),
@@ -844,8 +848,7 @@ class Worker:
                 self.log.error("UUID=%r: the broker refused the error answer too (%s); acking the request without "
                                "an answer", _short(uuid), exc)
         except SessionLost as exc:
-            self.log.warning("connection lost with a message in hand (%s); the broker will redeliver it", exc)
-            self._on_owner(functools.partial(self._lost, job))
+            self._to_owner(functools.partial(self._lost, job, exc))
             return
         finally:
             logs.release(in_hand)
