@@ -29,6 +29,13 @@ def vhost(broker: object) -> Iterator[str]:
         yield name
 
 
+@pytest.fixture(scope="module")
+def module_vhost(broker: object) -> Iterator[str]:
+    """One throwaway vhost for a whole module (making one costs seconds), where tests share it safely."""
+    with throwaway_vhost() as name:
+        yield name
+
+
 @pytest.fixture
 def state_dir(tmp_path: Path) -> Path:
     path = tmp_path / "state"

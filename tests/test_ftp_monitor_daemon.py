@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from daemons.rpc.wire import StructureRegistry, deserialize
-from daemons.testing import BROKER, throwaway_vhost, wait_for
+from daemons.testing import BROKER, wait_for
 from ftp_monitor import structures
 from ftp_monitor.monitor import Monitor
 from ftp_monitor.options import load_options
@@ -48,13 +48,6 @@ class Env:
                                 exchange=self.exchange, output_queue=self.output_queue,
                                 **{"events": "true", "start_at": "beginning", "rotated_quiet_seconds": "1",
                                    **options})
-
-
-@pytest.fixture(scope="module")
-def module_vhost(broker: object) -> Iterator[str]:
-    """One throwaway vhost for this module (making one costs seconds); each test has its own exchange and queues."""
-    with throwaway_vhost() as name:
-        yield name
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 
 from daemons.rpc.loader import HandlerError, import_handler
 from daemons.rpc.settings import DaemonSettings
-from daemons.testing import WorkerProcess, publish, purge, read_messages, running_worker, throwaway_vhost, write_config
+from daemons.testing import WorkerProcess, publish, purge, read_messages, running_worker, write_config
 
 CORE = {
     "handler": "tests.handlers.core_behaviours:react",
@@ -27,17 +27,11 @@ OWNER = "MainThread"
 HANDLER_THREAD = "core-handler"
 
 
-@pytest.fixture(scope="module")
-def vhost(broker: object) -> Iterator[str]:
-    with throwaway_vhost() as name:
-        yield name
-
-
 @pytest.fixture
-def worker(vhost: str, tmp_path: Path) -> Iterator[WorkerProcess]:
-    config = write_config(tmp_path / "amqpd.ini", vhost, tmp_path / "state", {"core": CORE})
+def worker(module_vhost: str, tmp_path: Path) -> Iterator[WorkerProcess]:
+    config = write_config(tmp_path / "amqpd.ini", module_vhost, tmp_path / "state", {"core": CORE})
     with running_worker(config, "core", tmp_path / "core.log") as running:
-        purge(vhost, "core_out")
+        purge(module_vhost, "core_out")
         yield running
 
 
@@ -53,29 +47,29 @@ def ask(vhost: str, structure: str, uuid: str, answers: int = 1, **fields: objec
 
 
 def test_an_inline_structure_runs_on_the_connection_thread_and_others_on_the_handler_thread(
-        vhost: str, worker: WorkerProcess) -> None:
-    assert ask(vhost, "Nap", "n", seconds=0)[0][1] == OWNER
-    assert ask(vhost, "Where", "w")[0][1] == HANDLER_THREAD
-    [(_, pong)] = ask(vhost, "QuickPing", "q", text="hello")
+        module_vhost: str, worker: WorkerProcess) -> None:
+    assert ask(module_vhost, "Nap", "n", seconds=0)[0][1] == OWNER
+    assert ask(module_vhost, "Where", "w")[0][1] == HANDLER_THREAD
+    [(_, pong)] = ask(module_vhost, "QuickPing", "q", text="hello")
     assert pong == {"text": "hello", "__nt_name": "Pong"}
 
 
 def test_an_inline_structure_that_overruns_is_served_on_the_handler_thread_from_then_on(
-        vhost: str, worker: WorkerProcess) -> None:
-    assert ask(vhost, "Nap", "slow", seconds=0.7)[0][1] == OWNER
+        module_vhost: str, worker: WorkerProcess) -> None:
+    assert ask(module_vhost, "Nap", "slow", seconds=0.7)[0][1] == OWNER
     assert "INLINE structure Nap is served on the handler thread from now on: it took 0.7" in worker.log()
-    assert ask(vhost, "Nap", "after", seconds=0)[0][1] == HANDLER_THREAD
-    assert ask(vhost, "QuickPing", "others stay", text="x")[0][1]["text"] == "x"
+    assert ask(module_vhost, "Nap", "after", seconds=0)[0][1] == HANDLER_THREAD
+    assert ask(module_vhost, "QuickPing", "others stay", text="x")[0][1]["text"] == "x"
     assert "QuickPing is served on the handler thread" not in worker.log()
 
 
 def test_an_inline_react_that_sends_progress_gets_an_error_then_runs_on_the_handler_thread(
-        vhost: str, worker: WorkerProcess) -> None:
-    [(headers, text)] = ask(vhost, "Chatty", "first")
+        module_vhost: str, worker: WorkerProcess) -> None:
+    [(headers, text)] = ask(module_vhost, "Chatty", "first")
     assert headers["exception_name"] == "InlineMisuseError"
     assert "take it out of INLINE" in text
     assert "Chatty is served on the handler thread from now on: its react called send_back" in worker.log()
-    progress, final = ask(vhost, "Chatty", "second", answers=2)
+    progress, final = ask(module_vhost, "Chatty", "second", answers=2)
     assert progress[1] == {"number": 0, "__nt_name": "Step"} and final[1] == HANDLER_THREAD
     assert "reconnect" not in worker.log()
 
