@@ -41,6 +41,7 @@ from daemons.rpc import topology
 from daemons.rpc.backoff import Backoff
 from daemons.rpc.nodes import NodeReport, label
 from daemons.rpc.settings import AMQPSettings, DaemonSettings
+from ftp_monitor.acks import ConfirmLedger
 from ftp_monitor.batching import BatchingIOServices
 from ftp_monitor.events import Outgoing
 
@@ -99,8 +100,7 @@ class ConfirmingPublisher:
         self._channel: Any = None
         self._opened = False
         self._pending: collections.deque[Batch] = collections.deque()  # submitted, not yet reported
-        self._inflight: collections.deque[tuple[int, Batch, int]] = collections.deque()  # (tag, batch, index)
-        self._early: set[int] = set()  # tags acked alone before an older tag
+        self._inflight: ConfirmLedger[tuple[Batch, int]] = ConfirmLedger()  # tag -> (batch, index)
         self._returned: dict[int, str] = {}  # tag -> why the broker returned it
         self._redeclaring: list[tuple[Batch, int]] | None = None
         self._next_tag = 0
@@ -173,7 +173,6 @@ class ConfirmingPublisher:
             self._ready.clear()
             self._connection = self._channel = None
             self._inflight.clear()  # what they named is unsettled and goes out again on the next channel
-            self._early.clear()
             self._returned.clear()
             self._redeclaring = None
             connection.ioloop.close()
@@ -287,7 +286,7 @@ class ConfirmingPublisher:
             return  # published when the next channel is in confirm mode
         publish = channel.basic_publish
         exchange = self.settings.exchange
-        inflight = self._inflight.append
+        inflight = self._inflight.add
         messages, settled = batch.messages, batch.settled
         limit, mandatory_events = self.max_message_bytes, self.mandatory_events
         tag = self._next_tag
@@ -310,7 +309,7 @@ class ConfirmingPublisher:
             publish(exchange, message.routing_key, message.body, properties,
                     mandatory=message.old_style or mandatory_events)
             tag += 1
-            inflight((tag, batch, index))
+            inflight((tag, (batch, index)))
         self._next_tag = tag
 
     def _undelivered(self, batch: Batch, index: int, why: str) -> None:
@@ -330,19 +329,8 @@ class ConfirmingPublisher:
             if connection is not None and connection.is_open:
                 connection.close(reply_text="nack from the broker")
             return
-        inflight, early = self._inflight, self._early
-        if method.multiple:
-            while inflight and inflight[0][0] <= tag:
-                self._acked(*inflight.popleft())
-            if early:
-                early.difference_update([t for t in early if t <= tag])
-        elif inflight and inflight[0][0] == tag:
-            self._acked(*inflight.popleft())
-            while early and inflight and inflight[0][0] in early:
-                early.discard(inflight[0][0])
-                self._acked(*inflight.popleft())
-        else:
-            early.add(tag)
+        for settled_tag, (batch, index) in self._inflight.confirm(tag, method.multiple):
+            self._acked(settled_tag, batch, index)
         self._report()
 
     def _acked(self, tag: int, batch: Batch, index: int) -> None:
@@ -355,7 +343,7 @@ class ConfirmingPublisher:
 
     def _on_return(self, _channel: Any, method: Any, properties: Any, _body: bytes) -> None:
         """The broker routed a mandatory message to no queue; its ack follows and must not count."""
-        for tag, batch, index in self._inflight:
+        for tag, (batch, index) in self._inflight:
             message = batch.messages[index]
             if message.message_id == properties.message_id and tag not in self._returned:
                 self._returned[tag] = f"{method.reply_code} {method.reply_text}"
