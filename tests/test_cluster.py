@@ -111,7 +111,10 @@ def test_rpc_stream_on_quorum_queues_survives_kill_9_of_the_workers_node(cluster
         killed_at = consuming_again_at = None
         deadline = time.monotonic() + 120
         while len(stream.answered) < total:
-            assert time.monotonic() < deadline, f"{len(stream.answered)} of {total} answered in 120 s"
+            assert time.monotonic() < deadline, (
+                f"{len(stream.answered)} of {total} answered in 120 s; killed {doomed.name} "
+                f"{'after ' + str(kill_after) if killed_at else 'not yet'}; worker on "
+                f"{connected_node(state_dir, 'echo', worker.pid)}; its log ends:\n{worker.log()[-3000:]}")
             stream.top_up(total)
             stream.connection.process_data_events(time_limit=0.05)
             if killed_at is None and len(stream.answered) >= kill_after:

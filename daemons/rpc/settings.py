@@ -128,6 +128,7 @@ class DaemonSettings:
     python_path: tuple[str, ...] = ()  # directories searched first for the handler's modules
     directory: str = ""  # the worker's working directory ("": the master's)
     health_interval: float = 60.0  # seconds between two rechecks of the handler's health() note
+    refused_retry_seconds: float = 60.0  # how long an answer the broker refuses (nack) is published again
     data_dir: Path = Path(".")
     state_dir: Path = Path(".")
     shared: dict[str, Any] = field(default_factory=dict)

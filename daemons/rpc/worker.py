@@ -62,6 +62,7 @@ EXIT_CONFIG_ERROR = 78  # the broker refuses what the config asks for (a queue o
 EXIT_LOCAL_ERROR = 74  # a local problem: a file or directory the worker needs (disk full, permissions)
 # Consuming this long without trouble makes the next reconnect start from the shortest delay again.
 HEALTHY_SECONDS = 30.0
+REFUSED_RETRY_CAP = 5.0  # the longest pause between two publishes of an answer the broker refused (nack)
 DEFAULT_STOPWAITSECS = 30
 # A draining worker gives back the message in hand this long before supervisord's stopwaitsecs ends.
 GIVE_BACK_MARGIN = 3.0
@@ -829,30 +830,90 @@ class Worker:
 
     def _settle_slowly(self, final: Final) -> None:
         """The final answer came back unroutable or was refused (nack): publish it again after declaring the
-        output queue, or answer with an error instead, waiting on each confirm; then ack the job."""
+        output queue, or again and again while the broker refuses it, then an error answer; waiting on each
+        confirm. Then ack the job, or give it back when the broker took nothing for it."""
         job, answer = final.job, final.answer
         uuid = (job.properties.headers or {}).get("UUID")
         in_hand = logs.hold(uuid)
         try:
             try:
-                try:
-                    assert isinstance(final.main, Outcome)
-                    self._require_delivered(job.channel, answer, self.settings.exchange, final.main)
-                except AnswerRefused as exc:
-                    self.log.warning("UUID=%r: %s; answering with an error instead", _short(uuid), exc)
-                    self._send(self._failure(AnswerRefusedError(str(exc)), uuid, _reply_of(answer, job)),
-                               job.channel)
-            except answers.AnswerCannotFit as exc:
-                self._cannot_fit(uuid, exc)
+                assert isinstance(final.main, Outcome)
+                self._require_delivered(job.channel, answer, self.settings.exchange, final.main)
             except AnswerRefused as exc:
-                self.log.error("UUID=%r: the broker refused the error answer too (%s); acking the request without "
-                               "an answer", _short(uuid), exc)
+                self._publish_while_refused(job.channel, answer, uuid, exc)
+        except AnswerRefused as exc:
+            if not self._draining:
+                self._answer_refused(final, uuid, exc)
+                return
+            self._to_owner(functools.partial(self._give_back, job, "the worker is stopping"))
+            return
         except SessionLost as exc:
             self._to_owner(functools.partial(self._lost, job, exc))
             return
         finally:
             logs.release(in_hand)
         self._on_owner(functools.partial(self._settled, job, final.key, final.redelivered))
+
+    def _answer_refused(self, final: Final, uuid: Any, exc: AnswerRefused) -> None:
+        """The broker kept refusing the answer: a small error answer instead (refused answers may be about
+        their size, e.g. a queue's max-length-bytes); if it refuses that too, the request goes back."""
+        self.log.warning("UUID=%r: %s for %g s; answering with an error instead", _short(uuid), exc,
+                         self.settings.refused_retry_seconds)
+        job, answer = final.job, final.answer
+        try:
+            failure = self._failure(AnswerRefusedError(str(exc)), uuid, _reply_of(answer, job))
+            try:
+                self._send(failure, job.channel)
+            except AnswerRefused as again:
+                self._publish_while_refused(job.channel, failure, uuid, again)
+        except answers.AnswerCannotFit as cannot:
+            self._cannot_fit(uuid, cannot)
+        except AnswerRefused as again:
+            why = "the worker is stopping" if self._draining else f"the broker refused the error answer too ({again})"
+            self._to_owner(functools.partial(self._give_back, job, why))
+            return
+        except SessionLost as lost:
+            self._to_owner(functools.partial(self._lost, job, lost))
+            return
+        self._on_owner(functools.partial(self._settled, job, final.key, final.redelivered))
+
+    def _publish_while_refused(self, channel: Any, answer: answers.Answer, uuid: Any, first: AnswerRefused) -> None:
+        """Publish `answer` to the daemon's exchange again, with backoff, while the broker refuses it (nack):
+        a quorum queue without a leader for a moment after a node died refuses, then takes. Raises the last
+        AnswerRefused after `refused_retry_seconds`, or at once when the worker starts stopping."""
+        self.log.warning("UUID=%r: %s; publishing it again for up to %g s", _short(uuid), first,
+                         self.settings.refused_retry_seconds)
+        backoff = Backoff(initial=0.05, cap=REFUSED_RETRY_CAP)
+        deadline = time.monotonic() + self.settings.refused_retry_seconds
+        attempts = 1
+        while True:
+            pause_until = min(time.monotonic() + backoff.next_delay(), deadline)
+            while time.monotonic() < pause_until and not self._draining:
+                time.sleep(min(0.25, max(pause_until - time.monotonic(), 0.0)))
+            if self._draining or time.monotonic() >= deadline:
+                raise first
+            attempts += 1
+            exchange = self.settings.exchange
+            try:
+                outcome = self._publish_async(channel, exchange, answer.routing_key, answer).result()
+                self._require_delivered(channel, answer, exchange, outcome)
+            except AnswerRefused as exc:
+                first = exc
+                continue
+            self.log.info("UUID=%r: the broker took the answer at attempt %d", _short(uuid), attempts)
+            return
+
+    @_owner_callback
+    def _give_back(self, job: Job, why: str) -> None:
+        """The broker took no answer for this request: it goes back to its queue unanswered and unacked,
+        for this or another worker to try again; giving back is no death of it."""
+        self.log.error("UUID=%r: no answer could be delivered (%s); the request goes back to its queue",
+                       _short((job.properties.headers or {}).get("UUID")), why)
+        if not self._failed:
+            self.poison.release()
+        if job.channel is self._channel and job.channel.is_open:
+            job.channel.basic_nack(job.method.delivery_tag, requeue=True)
+        self._job_done(job, False)
 
     def _cannot_fit(self, uuid: Any, exc: answers.AnswerCannotFit) -> None:
         self.log.error("UUID=%r (%d characters): no answer can carry this UUID (%s); acking the request without "

@@ -16,7 +16,10 @@ master with `metrics_listen` set) as the peer `ours+metrics`, in the same rounds
 asserts nothing.
 
 Usage: python tests/bench/rpc_roundtrip.py [--rounds 7] [--requests 1000] [--peers baseline,ours,...]
-[--metrics]
+[--metrics] [--peer-timeout 120]
+A measurement that has not finished within --peer-timeout seconds (Celery's rpc:// backend has been seen
+answering 2 round trips a second for minutes) leaves that peer's round out, with a note, and the run
+goes on; the table counts such rounds per peer.
 nameko and Celery come with the `bench` extra (pip install -e '.[bench]'); a peer not installed is left
 out with a note.
 """
@@ -146,7 +149,11 @@ class CeleryWire(Wire):
         return int(reply["result"])
 
 
-def measure(vhost: str, wire: Wire, window: int, total: int) -> float:
+class Stalled(Exception):
+    """A peer did not finish a measurement in the time allowed."""
+
+
+def measure(vhost: str, wire: Wire, window: int, total: int, timeout: float) -> float:
     """Round trips per second with `window` requests kept in flight; every answer is checked."""
     connection = pika.BlockingConnection(BROKER.parameters(vhost, name="bench client"))
     channel = connection.channel()
@@ -173,11 +180,26 @@ def measure(vhost: str, wire: Wire, window: int, total: int) -> float:
     started = time.perf_counter()
     for _ in range(min(window, total)):
         send()
+    deadline = started + timeout
     while state["received"] < total:
+        if time.perf_counter() > deadline:
+            connection.close()
+            raise Stalled(f"{state['received']} of {total} answers in {timeout:.0f} s")
         connection.process_data_events(time_limit=1)
     elapsed = time.perf_counter() - started
     connection.close()
     return total / elapsed
+
+
+def purge(vhost: str, wire: Wire) -> None:
+    """Drop what a stalled peer left behind, so the next peer gets no stale requests or answers."""
+    connection = pika.BlockingConnection(BROKER.parameters(vhost, name="bench purge"))
+    try:
+        channel = connection.channel()
+        for queue in dict.fromkeys([wire.queue, wire.reply_queue(channel)]):
+            channel.queue_purge(queue)
+    finally:
+        connection.close()
 
 
 def consumers(vhost: str, queue: str, count: int) -> bool:
@@ -261,6 +283,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--peers", default=",".join(kind.name for kind in KINDS if kind.name != "ours+metrics"))
     parser.add_argument("--metrics", action="store_true", help="also measure our worker with metrics on")
+    parser.add_argument("--peer-timeout", type=float, default=120.0,
+                        help="seconds one measurement may take before that peer's round is left out")
     args = parser.parse_args()
     chosen = args.peers.split(",") + (["ours+metrics"] if args.metrics else [])
     kinds = []
@@ -273,6 +297,7 @@ def main() -> None:
         kinds.append(kind)
     rates: dict[tuple[str, int], list[float]] = {}
     cpu: dict[tuple[str, int], list[float]] = {}
+    stalled: dict[str, int] = {}
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp, throwaway_vhost("edeposit-bench") as vhost:
         tmp_path = Path(tmp)
@@ -282,34 +307,49 @@ def main() -> None:
             shift = round_number % len(kinds)
             for kind in kinds[shift:] + kinds[:shift]:
                 peer = kind.start(vhost, config, tmp_path)
+                measured: dict[int, tuple[float, float]] = {}
+                purge_after = False
                 try:
                     wait_for(functools.partial(consumers, vhost, kind.wire.queue, 1), timeout=30,
                              what=f"{kind.name} to consume")
                     for window in WINDOWS:
-                        measure(vhost, kind.wire, window, WARM_UP)
+                        measure(vhost, kind.wire, window, WARM_UP, args.peer_timeout)
                         before = cpu_seconds(peer.pid)
-                        rate = measure(vhost, kind.wire, window, args.requests)
-                        cpu.setdefault((kind.name, window), []).append(
-                            (cpu_seconds(peer.pid) - before) / args.requests)
-                        rates.setdefault((kind.name, window), []).append(rate)
+                        rate = measure(vhost, kind.wire, window, args.requests, args.peer_timeout)
+                        measured[window] = (rate, (cpu_seconds(peer.pid) - before) / args.requests)
+                except Stalled as exc:
+                    stalled[kind.name] = stalled.get(kind.name, 0) + 1
+                    print(f"note: {kind.name} stalled in round {round_number + 1} ({exc}); that round is left out",
+                          flush=True)
+                    measured = {}
+                    purge_after = True
                 finally:
                     peer.stop()
                 wait_for(functools.partial(consumers, vhost, kind.wire.queue, 0), what=f"{kind.name} to stop")
+                if purge_after:
+                    purge(vhost, kind.wire)
+                for window, (rate, per_message) in measured.items():
+                    rates.setdefault((kind.name, window), []).append(rate)
+                    cpu.setdefault((kind.name, window), []).append(per_message)
     load_after = os.getloadavg()
     print(f"{args.rounds} rounds x {args.requests} requests per window; load average "
           f"{load_before[0]:.2f} before, {load_after[0]:.2f} after; {os.cpu_count()} CPUs")
-    print(f"{'peer':<13} {'window':>6} {'rt/s':>7} {'ratio':>6} {'CPU us/msg':>11} {'CPU ratio':>9}  rt/s per round")
+    print(f"{'peer':<13} {'window':>6} {'rt/s':>7} {'ratio':>6} {'CPU us/msg':>11} {'CPU ratio':>9} {'stalled':>7}  "
+          f"rt/s per round")
     for window in WINDOWS:
         base_rate = statistics.median(rates[("baseline", window)]) if ("baseline", window) in rates else None
         base_cpu = statistics.median(cpu[("baseline", window)]) if ("baseline", window) in cpu else None
         for kind in kinds:
+            if (kind.name, window) not in rates:
+                print(f"{kind.name:<13} {window:>6} {'-':>7} {'-':>6} {'-':>11} {'-':>9} {stalled[kind.name]:>7}")
+                continue
             rate = statistics.median(rates[(kind.name, window)])
             per_message = statistics.median(cpu[(kind.name, window)])
             ratio = f"{rate / base_rate:.2f}" if base_rate else "-"
             cpu_ratio = f"{per_message / base_cpu:.2f}" if base_cpu else "-"
             rounds = " ".join(f"{r:.0f}" for r in rates[(kind.name, window)])
-            print(f"{kind.name:<13} {window:>6} {rate:>7.0f} {ratio:>6} {per_message * 1e6:>11.0f} {cpu_ratio:>9}  "
-                  f"{rounds}")
+            print(f"{kind.name:<13} {window:>6} {rate:>7.0f} {ratio:>6} {per_message * 1e6:>11.0f} {cpu_ratio:>9} "
+                  f"{stalled.get(kind.name, 0):>7}  {rounds}")
 
 
 if __name__ == "__main__":
