@@ -184,7 +184,7 @@ def measure(vhost: str, wire: Wire, window: int, total: int, timeout: float) -> 
     while state["received"] < total:
         if time.perf_counter() > deadline:
             connection.close()
-            raise Stalled(f"{state['received']} of {total} answers in {timeout:.0f} s")
+            raise Stalled(f"{state['received']} of {total} answers in {timeout:g} s")
         connection.process_data_events(time_limit=1)
     elapsed = time.perf_counter() - started
     connection.close()
