@@ -907,6 +907,8 @@ class Worker:
     def _give_back(self, job: Job, why: str) -> None:
         """The broker took no answer for this request: it goes back to its queue unanswered and unacked,
         for this or another worker to try again; giving back is no death of it."""
+        if job is not self._in_hand:
+            return  # given back at the stop deadline already
         self.log.error("UUID=%r: no answer could be delivered (%s); the request goes back to its queue",
                        _short((job.properties.headers or {}).get("UUID")), why)
         if not self._failed:
