@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from daemons.testing import WorkerProcess, publish, queue_state, read_messages, wait_for, write_config
+from daemons.testing import WorkerProcess, publish, queue_state, read_messages, running_worker, wait_for, write_config
 
 CORE = {
     "handler": "tests.handlers.core_behaviours:react",
@@ -38,12 +38,8 @@ def take_answers(vhost: str) -> None:
 @pytest.fixture
 def worker(vhost: str, tmp_path: Path) -> Iterator[WorkerProcess]:
     config = write_config(tmp_path / "amqpd.ini", vhost, tmp_path / "state", {"core": CORE})
-    process = WorkerProcess(config, "core", tmp_path / "core.log", log_level="INFO")
-    try:
-        process.wait_consuming()
+    with running_worker(config, "core", tmp_path / "core.log") as process:
         yield process
-    finally:
-        process.stop()
 
 
 def ping(vhost: str, uuid: str) -> None:
@@ -82,9 +78,7 @@ def test_an_answer_refused_past_refused_retry_seconds_becomes_an_error_answer_th
         vhost, tmp_path):
     config = write_config(tmp_path / "amqpd.ini", vhost, tmp_path / "state",
                           {"core": {**CORE, "refused_retry_seconds": 0.5}})
-    worker = WorkerProcess(config, "core", tmp_path / "core.log", log_level="INFO")
-    try:
-        worker.wait_consuming()
+    with running_worker(config, "core", tmp_path / "core.log") as worker:
         refuse_answers(vhost)
         ping(vhost, "refused-for-long")
         wait_for(lambda: "the request goes back to its queue" in worker.log(), what="the request to be given back")
@@ -100,5 +94,3 @@ def test_an_answer_refused_past_refused_retry_seconds_becomes_an_error_answer_th
         assert error == "AnswerRefusedError" or json.loads(body)["__nt_name"] == "Pong", (properties.headers, body)
         wait_for(lambda: queue_state(vhost, "core_in") == (0, 1), what="the request to be acked")
         assert queue_state(vhost, "core_out") == (0, 0), "one answer per request"
-    finally:
-        worker.stop()

@@ -877,12 +877,13 @@ class Worker:
             return
         self._on_owner(functools.partial(self._settled, job, final.key, final.redelivered))
 
-    def _publish_while_refused(self, channel: Any, answer: answers.Answer, uuid: Any, first: AnswerRefused) -> None:
+    def _publish_while_refused(self, channel: Any, answer: answers.Answer, uuid: Any, refused: AnswerRefused) -> None:
         """Publish `answer` to the daemon's exchange again, with backoff, while the broker refuses it (nack):
         a quorum queue without a leader for a moment after a node died refuses, then takes. Raises the last
         AnswerRefused after `refused_retry_seconds`, or at once when the worker starts stopping."""
-        self.log.warning("UUID=%r: %s; publishing it again for up to %g s", _short(uuid), first,
+        self.log.warning("UUID=%r: %s; publishing it again for up to %g s", _short(uuid), refused,
                          self.settings.refused_retry_seconds)
+        exchange = self.settings.exchange
         backoff = Backoff(initial=0.05, cap=REFUSED_RETRY_CAP)
         deadline = time.monotonic() + self.settings.refused_retry_seconds
         attempts = 1
@@ -891,14 +892,13 @@ class Worker:
             while time.monotonic() < pause_until and not self._draining:
                 time.sleep(min(0.25, max(pause_until - time.monotonic(), 0.0)))
             if self._draining or time.monotonic() >= deadline:
-                raise first
+                raise refused
             attempts += 1
-            exchange = self.settings.exchange
             try:
                 outcome = self._publish_async(channel, exchange, answer.routing_key, answer).result()
                 self._require_delivered(channel, answer, exchange, outcome)
             except AnswerRefused as exc:
-                first = exc
+                refused = exc
                 continue
             self.log.info("UUID=%r: the broker took the answer at attempt %d", _short(uuid), attempts)
             return
